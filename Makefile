@@ -1,0 +1,46 @@
+# One venv, pinned dependencies from the committed lock file.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve demo test lint typecheck unit bench loadtest clean lock
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/gemini-proxy serve --config config/proxy.example.yaml
+
+demo: $(STAMP)
+	$(BIN)/gemini-proxy demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+# Everything CI runs.
+test: lint typecheck
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.performance.bench
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements/dev.lock --python-version 3.11
+	$(BIN)/uv pip compile pyproject.toml -o requirements/runtime.lock --python-version 3.11
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,116 @@
+"""The application: ``create_app`` wires routes and middleware; its lifespan
+(``cleanup_ctx``) builds the object graph once and tears it down at shutdown."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TextIO
+
+from aiohttp import web
+
+from gemini_proxy.auth import AdminAuthenticator, ClientAuthenticator
+from gemini_proxy.config import Settings
+from gemini_proxy.observability.logging import Redactor, build_logger
+from gemini_proxy.observability.middleware import access_middleware, add_request_id_header
+from gemini_proxy.pool_factory import build_pool
+from gemini_proxy.routes import gemini, ops
+from gemini_proxy.services import SERVICES, SETTINGS, Services
+from gemini_proxy.upstream.client import UpstreamClient
+from gemini_proxy.upstream.dispatch import Dispatcher
+
+LOG_STREAM = web.AppKey("log_stream", object)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [key.key for key in settings.keys]
+    values += [token.token for token in settings.auth.client_tokens]
+    if settings.auth.admin_token:
+        values.append(settings.auth.admin_token)
+    return values
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+    log_stream: TextIO | None = None,
+) -> web.Application:
+    """A fresh application for ``settings``; nothing is built until it starts."""
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[access_middleware],
+    )
+    app[SETTINGS] = settings
+    app.on_response_prepare.append(add_request_id_header)
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        redactor = Redactor(_secrets(settings))
+        log = build_logger(
+            level=settings.logging.level, fmt=settings.logging.format, redactor=redactor, stream=log_stream
+        )
+        client = UpstreamClient(
+            settings.upstream.base_url,
+            connect_timeout_s=settings.upstream.connect_timeout_s,
+            request_timeout_s=settings.upstream.request_timeout_s,
+            max_connections=settings.upstream.max_connections,
+        )
+        await client.start()
+        pool = build_pool(settings, clock=clock, rng=rng or random.Random(), log=log)
+        dispatcher = Dispatcher(
+            client,
+            pool,
+            max_attempts=settings.pool.max_attempts,
+            deadline_s=settings.upstream.request_timeout_s,
+            wait_for_key_s=settings.pool.wait_for_key_s,
+            clock=clock,
+        )
+        services = Services(
+            settings=settings,
+            log=log,
+            redactor=redactor,
+            client=client,
+            pool=pool,
+            dispatcher=dispatcher,
+            client_auth=ClientAuthenticator(
+                [(t.name, t.token) for t in settings.auth.client_tokens],
+                allow_unauthenticated=settings.auth.allow_unauthenticated,
+            ),
+            admin_auth=AdminAuthenticator(settings.auth.admin_token),
+            clock=clock,
+        )
+        app[SERVICES] = services
+        log.info(
+            "proxy_started",
+            keys=len(settings.keys),
+            upstream=settings.upstream.base_url,
+            strategy=settings.pool.strategy,
+            config=settings.source,
+        )
+        try:
+            yield
+        finally:
+            await client.close()
+            log.info("proxy_stopped", streams_open=services.streams.active)
+
+    app.cleanup_ctx.append(lifespan)
+    ops.add_routes(app)
+    app.router.add_route("*", "/v1beta/{tail:.*}", gemini.handle_native)
+    app.router.add_route("*", "/v1/{tail:.*}", gemini.handle_native)
+    return app
+
+
+async def start_server(
+    app: web.Application, host: str = "127.0.0.1", port: int = 0
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on a real socket (tests, demo, benchmarks); returns the runner and port."""
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, int(bound)

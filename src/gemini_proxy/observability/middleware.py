@@ -1,0 +1,117 @@
+"""Per-request middleware: request id, the call trace, errors in the client's format, and
+one access log event per request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gemini_proxy.errors import NotFound, PayloadTooLarge, ProxyError
+from gemini_proxy.routes.common import TRACE, error_response
+from gemini_proxy.services import SERVICES, Services
+from gemini_proxy.upstream.trace import CallTrace
+
+REQUEST_ID = web.RequestKey("request_id", str)
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_OPENAI_PATHS = ("/v1/chat/", "/v1/embeddings", "/chat/", "/embeddings", "/v1beta/openai/")
+
+
+def _surface_for_path(request: web.Request) -> str:
+    path = request.path
+    if path.startswith("/admin"):
+        return "admin"
+    if path.startswith(_OPENAI_PATHS):
+        return "openai"
+    if path.startswith(("/v1beta/", "/v1/")):
+        return "gemini"
+    return "ops"
+
+
+def _http_exception_to_error(exc: web.HTTPException) -> ProxyError:
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("unknown path")
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge("request body is over the configured limit")
+    return ProxyError(exc.reason or "request failed", status=exc.status)
+
+
+async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response carries the request's id."""
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:
+        response.headers["X-Request-ID"] = request_id
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind the request id, turn errors into API-shaped responses, log one access event."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    trace = CallTrace(surface=_surface_for_path(request))
+    request[TRACE] = trace
+    started = time.perf_counter()
+    status = 500
+    error_code: str | None = None
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        try:
+            response = await handler(request)
+        except ProxyError as exc:
+            response = error_response(trace.surface, exc)
+            error_code = exc.code
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            error = _http_exception_to_error(exc)
+            response = error_response(trace.surface, error)
+            error_code = error.code
+        status = response.status
+        return response
+    except Exception as exc:
+        services = request.app.get(SERVICES)
+        if services is not None:
+            services.log.error("request_failed", error=exc, path=request.path)
+        response = error_response(trace.surface, ProxyError("internal error"))
+        status = 500
+        return response
+    finally:
+        services = request.app.get(SERVICES)
+        if services is not None and services.settings.logging.access_log:
+            _log_access(services, request, trace, status, error_code, started)
+        structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _log_access(
+    services: Services,
+    request: web.Request,
+    trace: CallTrace,
+    status: int,
+    error_code: str | None,
+    started: float,
+) -> None:
+    usage = trace.usage
+    services.log.info(
+        "access",
+        method=request.method,
+        route=request.path,
+        surface=trace.surface,
+        model=trace.model,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        attempts=trace.attempts,
+        keys_tried=trace.keys_tried,
+        upstream_status=trace.upstream_status,
+        outcome=trace.outcome,
+        stream=trace.stream,
+        prompt_tokens=usage.prompt if usage else None,
+        completion_tokens=usage.candidates if usage else None,
+        thought_tokens=usage.thoughts if usage else None,
+        client=trace.token_name,
+        error=error_code,
+    )

@@ -1,0 +1,293 @@
+"""The one retry loop: pick a key, call upstream, classify, report to the pool, maybe retry.
+
+A request is tried on up to ``max_attempts`` distinct keys within its deadline, only for
+retryable outcomes (``keys.classify``) and only before anything went to the client: a
+non-streamed call commits when its body is read, a stream at its first upstream bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from gemini_proxy.errors import NoKeyAvailable, ProxyError, UpstreamError, UpstreamTimeout
+from gemini_proxy.keys.classify import classify_upstream_response
+from gemini_proxy.keys.outcome import SUCCESS, Outcome, OutcomeKind
+from gemini_proxy.upstream.client import UpstreamClient, UpstreamRequest, UpstreamResponse
+from gemini_proxy.upstream.trace import CallTrace
+from gemini_proxy.upstream.usage import TokenUsage, usage_from_body, usage_from_stream_tail
+
+_TAIL_BYTES = 64 * 1024
+
+
+class Lease(Protocol):
+    """A key lent by the pool for one attempt."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def secret(self) -> str: ...
+
+
+class LeasingPool(Protocol):
+    """What the dispatch loop needs of the key pool."""
+
+    def acquire(self, model: str, *, exclude: Collection[str] = ()) -> Lease: ...
+    def release(self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0) -> None: ...
+    def cancel(self, lease: Lease) -> None: ...
+
+
+class DispatchObserver(Protocol):
+    """Metrics hooks of the dispatch loop."""
+
+    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None: ...
+    def retry(self, reason: str) -> None: ...
+    def refused(self, model: str, status: int) -> None: ...
+    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None: ...
+
+
+class NullObserver:
+    """Observes nothing (metrics disabled, unit tests)."""
+
+    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
+        return None
+
+    def retry(self, reason: str) -> None:
+        return None
+
+    def refused(self, model: str, status: int) -> None:
+        return None
+
+    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
+        return None
+
+
+def _transport_reason(error: UpstreamError) -> str:
+    if isinstance(error, UpstreamTimeout):
+        return "timeout"
+    return "stream_cut" if error.code == "upstream_stream_broken" else "connect_error"
+
+
+@dataclass(slots=True)
+class UpstreamReply:
+    """A complete upstream answer: a success, or an error the client gets as it is."""
+
+    status: int
+    content_type: str
+    body: bytes
+    outcome: Outcome
+
+
+class StreamRelay:
+    """An upstream stream committed to the client: iterate it, then call ``finish``."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        response: UpstreamResponse,
+        lease: Lease,
+        model: str,
+        first_chunk: bytes,
+        trace: CallTrace,
+        started: float,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._response = response
+        self._lease = lease
+        self._model = model
+        self._first = first_chunk
+        self._trace = trace
+        self._started = started
+        self._tail = first_chunk[-_TAIL_BYTES:]
+        self._finished = False
+        self.status = response.status
+        self.content_type = response.content_type
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The upstream bytes as they arrive; raises ``UpstreamError`` if the stream breaks."""
+        yield self._first
+        async for chunk in self._response.chunks():
+            tail = self._tail + chunk
+            self._tail = tail[-_TAIL_BYTES:] if len(tail) > _TAIL_BYTES else tail
+            yield chunk
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Report the stream's end to the pool: completed, broken upstream, or abandoned."""
+        if self._finished:
+            return
+        self._finished = True
+        if error is None:
+            usage = usage_from_stream_tail(self._tail)
+            self._response.release()
+            self._dispatcher.settle(self._lease, self._model, SUCCESS, self._started, usage, self._trace)
+        elif isinstance(error, UpstreamError):
+            self._response.close()
+            outcome = classify_upstream_response(None, {}, None, _transport_reason(error))
+            self._dispatcher.settle(self._lease, self._model, outcome, self._started, None, self._trace)
+        else:  # the client went away or the task was cancelled: no fault of the key
+            self._response.close()
+            self._dispatcher.abandon(self._lease)
+
+
+class Dispatcher:
+    """Runs upstream calls through the key pool with failover."""
+
+    def __init__(
+        self,
+        client: UpstreamClient,
+        pool: LeasingPool,
+        *,
+        max_attempts: int,
+        deadline_s: float,
+        wait_for_key_s: float,
+        clock: Callable[[], float],
+        observer: DispatchObserver | None = None,
+    ) -> None:
+        self._client = client
+        self._pool = pool
+        self._max_attempts = max_attempts
+        self._deadline_s = deadline_s
+        self._wait_for_key_s = wait_for_key_s
+        self._clock = clock
+        self._observer: DispatchObserver = observer or NullObserver()
+
+    def settle(
+        self,
+        lease: Lease,
+        model: str,
+        outcome: Outcome,
+        started: float,
+        usage: TokenUsage | None,
+        trace: CallTrace,
+    ) -> None:
+        """Report one finished attempt to the pool and the observer."""
+        duration = max(0.0, self._clock() - started)
+        self._pool.release(lease, outcome, latency_s=duration, tokens=usage.prompt if usage else 0)
+        self._observer.upstream_call(lease.key_id, model, outcome, duration)
+        if usage is not None:
+            self._observer.tokens(lease.key_id, model, usage)
+            trace.usage = usage
+        trace.outcome = outcome.reason
+
+    def abandon(self, lease: Lease) -> None:
+        self._pool.cancel(lease)
+
+    async def _acquire(self, model: str, tried: Collection[str], deadline: float) -> Lease:
+        wait_until = min(deadline, self._clock() + self._wait_for_key_s)
+        while True:
+            try:
+                return self._pool.acquire(model, exclude=tried)
+            except NoKeyAvailable as exc:
+                remaining = wait_until - self._clock()
+                if exc.all_disabled or remaining <= 0:
+                    raise
+                delay = exc.retry_after_s if exc.retry_after_s is not None else remaining
+                await asyncio.sleep(max(0.01, min(delay, remaining, 1.0)))
+
+    async def call(
+        self, request: UpstreamRequest, model: str, trace: CallTrace
+    ) -> UpstreamReply | StreamRelay:
+        """Call upstream with failover. Returns a full reply, or a stream committed to its first bytes.
+
+        Raises ``NoKeyAvailable`` when no key can serve, or the last transport error when
+        every attempt failed without an upstream answer.
+        """
+        deadline = self._clock() + self._deadline_s
+        tried: list[str] = []
+        last: UpstreamReply | None = None
+        last_error: ProxyError | None = None
+        last_outcome: Outcome | None = None
+        for attempt in range(self._max_attempts):
+            try:
+                lease = await self._acquire(model, tried, deadline)
+            except NoKeyAvailable as exc:
+                if last_outcome is None or last_outcome.kind in (
+                    OutcomeKind.RATE_LIMITED,
+                    OutcomeKind.KEY_REJECTED,
+                ):
+                    self._observer.refused(model, exc.status)
+                    raise
+                break
+            if attempt:
+                self._observer.retry(last_outcome.reason if last_outcome else "unknown")
+            tried.append(lease.key_id)
+            trace.keys_tried.append(lease.key_id)
+            started = self._clock()
+            response: UpstreamResponse | None = None
+            try:
+                response = await self._client.send(request, lease.secret)
+                trace.upstream_status = response.status
+                if 200 <= response.status < 300:
+                    if request.stream:
+                        first = await response.first_chunk()
+                        if first:
+                            return StreamRelay(self, response, lease, model, first, trace, started)
+                        response.close()
+                        outcome = classify_upstream_response(None, {}, None, "stream_cut")
+                        last = None
+                    else:
+                        body = await response.read()
+                        response.release()
+                        usage = usage_from_body(body)
+                        self.settle(lease, model, SUCCESS, started, usage, trace)
+                        return UpstreamReply(response.status, response.content_type, body, SUCCESS)
+                else:
+                    body = await response.read()
+                    response.release()
+                    outcome = classify_upstream_response(response.status, response.headers, body)
+                    last = UpstreamReply(response.status, response.content_type, body, outcome)
+            except UpstreamError as exc:
+                if response is not None:
+                    response.close()
+                outcome = classify_upstream_response(None, {}, None, _transport_reason(exc))
+                last, last_error = None, exc
+            except BaseException:
+                if response is not None:
+                    response.close()
+                self._pool.cancel(lease)
+                raise
+            self.settle(lease, model, outcome, started, None, trace)
+            last_outcome = outcome
+            if not outcome.retryable:
+                break
+            if self._clock() >= deadline:
+                break
+        return self._exhausted(model, last, last_error, last_outcome)
+
+    def _exhausted(
+        self,
+        model: str,
+        last: UpstreamReply | None,
+        last_error: ProxyError | None,
+        last_outcome: Outcome | None,
+    ) -> UpstreamReply:
+        if last is not None and last.outcome.kind in (OutcomeKind.CLIENT_ERROR, OutcomeKind.TRANSIENT):
+            return last
+        if last_outcome is not None and last_outcome.kind in (
+            OutcomeKind.RATE_LIMITED,
+            OutcomeKind.KEY_REJECTED,
+        ):
+            try:
+                lease = self._pool.acquire(model, exclude=())
+            except NoKeyAvailable as exc:
+                self._observer.refused(model, exc.status)
+                raise
+            self._pool.cancel(lease)
+            if last_outcome.kind is OutcomeKind.RATE_LIMITED:
+                retry_after = last_outcome.retry_after_s
+                error = NoKeyAvailable(model, retry_after_s=retry_after, all_disabled=False)
+            else:
+                error = NoKeyAvailable(model, retry_after_s=None, all_disabled=True)
+                error.message = "the upstream rejected every key tried for this request"
+            self._observer.refused(model, error.status)
+            raise error
+        if last_error is not None:
+            raise last_error
+        raise UpstreamError("the upstream gave no usable answer")
+
+
+def forwarded_headers(headers: Mapping[str, str], names: Collection[str]) -> dict[str, str]:
+    """The subset of a client's request headers that goes upstream."""
+    return {name: headers[name] for name in names if name in headers}
