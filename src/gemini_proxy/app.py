@@ -63,7 +63,8 @@ def create_app(
             client,
             pool,
             max_attempts=settings.pool.max_attempts,
-            deadline_s=settings.upstream.request_timeout_s,
+            deadline_s=settings.upstream.deadline_s
+            or settings.upstream.request_timeout_s * settings.pool.max_attempts,
             wait_for_key_s=settings.pool.wait_for_key_s,
             clock=clock,
         )

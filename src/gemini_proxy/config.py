@@ -69,6 +69,9 @@ class UpstreamSettings(_Frozen):
     base_url: str = "https://generativelanguage.googleapis.com"
     connect_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    # The whole request's budget across failover attempts (default: request_timeout_s x
+    # pool.max_attempts). No new attempt starts after it.
+    deadline_s: Annotated[float, Field(gt=0)] | None = None
     max_connections: NonNegativeInt = 0  # 0: no limit
 
     @field_validator("base_url")
@@ -184,7 +187,7 @@ def _expand_env(value: Any, environ: Mapping[str, str], where: str) -> Any:
                 return environ[name]
             if default is not None:
                 return default
-            raise ConfigError(f"{where}: environment variable {name} is not set")
+            raise ConfigError(f"field {where}: environment variable {name} is not set")
 
         return _ENV_PATTERN.sub(substitute, value)
     if isinstance(value, dict):
@@ -210,8 +213,15 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
 
 
+def _expand_file(data: Any, environ: Mapping[str, str], path: Path) -> Any:
+    try:
+        return _expand_env(data, environ, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def _keys_from_file(path: Path, environ: Mapping[str, str]) -> list[Any]:
-    data = _expand_env(_read_yaml(path), environ, "")
+    data = _expand_file(_read_yaml(path), environ, path)
     if data is None:
         return []
     if isinstance(data, dict) and "keys" in data:
@@ -247,7 +257,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str], **overrides: An
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
-        raw = _expand_env(loaded, environ, "")
+        raw = _expand_file(loaded, environ, path)
     keys: list[Any] = list(raw.get("keys") or [])
     keys = [{"key": item} if isinstance(item, str) else item for item in keys]
     keys_file = raw.get("keys_file")

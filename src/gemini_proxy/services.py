@@ -11,6 +11,7 @@ from structlog.typing import FilteringBoundLogger
 
 from gemini_proxy.auth import AdminAuthenticator, ClientAuthenticator
 from gemini_proxy.config import Settings
+from gemini_proxy.keys.pool import KeyPool
 from gemini_proxy.observability.logging import Redactor
 from gemini_proxy.upstream.client import UpstreamClient
 from gemini_proxy.upstream.dispatch import Dispatcher
@@ -42,7 +43,7 @@ class Services:
     log: FilteringBoundLogger
     redactor: Redactor
     client: UpstreamClient
-    pool: Any
+    pool: KeyPool
     dispatcher: Dispatcher
     client_auth: ClientAuthenticator
     admin_auth: AdminAuthenticator

@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 import orjson
 import pytest
-from gemini_proxy.keys.model import key_id
 
 from gemini_proxy.fake_upstream.scenario import Behavior, FakeConfig, Rule
+from gemini_proxy.keys.model import key_id
 from tests.conftest import CLIENT_TOKEN, KEYS, FakeFactory, ProxyFactory, RunningProxy
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -69,7 +69,9 @@ class TestFailoverPerClass:
         results = await _generate(proxy, 4)
         assert [status for status, _ in results] == [200] * 4
         retried = [e for e in _access_events(proxy) if e["attempts"] == 2]
-        assert len(retried) == 1 and retried[0]["keys_tried"][0] == key_id(BAD)  # type: ignore[index]
+        assert retried, "the slow key's attempt must have been retried"
+        assert all(e["keys_tried"][0] == key_id(BAD) for e in retried)  # type: ignore[index]
+        assert all(e["attempts"] in (1, 2) for e in _access_events(proxy))
 
     async def test_connection_refused_everywhere_is_502(self, proxy_factory: ProxyFactory) -> None:
         """With the upstream down, max_attempts keys are tried and the client gets 502."""

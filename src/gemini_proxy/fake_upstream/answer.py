@@ -134,7 +134,9 @@ def _candidate(
     if max_output_tokens is not None and max_output_tokens < MIN_VISIBLE_OUTPUT_TOKENS:
         return CandidateAnswer(index, thought, "", (), "MAX_TOKENS")
     if max_output_tokens is not None and words(text) > max_output_tokens:
-        return CandidateAnswer(index, thought, " ".join(text.split()[:max_output_tokens]), calls, "MAX_TOKENS")
+        return CandidateAnswer(
+            index, thought, " ".join(text.split()[:max_output_tokens]), calls, "MAX_TOKENS"
+        )
     return CandidateAnswer(index, thought, text, calls, "STOP")
 
 
@@ -164,7 +166,9 @@ def plan_answer(request: GenerateRequest, model: str, response_id: str) -> Answe
 
     structured = request.response_mime_type.lower() in _STRUCTURED_MIME_TYPES and not calls
     candidates = [
-        _candidate(index, shown_thought, answer, calls, request.max_output_tokens, count > 1 and not structured)
+        _candidate(
+            index, shown_thought, answer, calls, request.max_output_tokens, count > 1 and not structured
+        )
         for index in range(count)
     ]
     output_tokens = sum(words(c.text) + _call_tokens(c.function_calls) for c in candidates)

@@ -27,7 +27,11 @@ _KNOWN_MODELS: dict[str, dict[str, Any]] = {
     "gemini-2.5-pro": {"displayName": "Gemini 2.5 Pro", "outputTokenLimit": 65536, "topK": 64},
     "gemini-2.5-flash-lite": {"displayName": "Gemini 2.5 Flash-Lite", "outputTokenLimit": 65536, "topK": 64},
     "gemini-2.0-flash": {"displayName": "Gemini 2.0 Flash", "outputTokenLimit": 8192, "topK": 40},
-    "gemini-3-flash-preview": {"displayName": "Gemini 3 Flash Preview", "outputTokenLimit": 65536, "topK": 64},
+    "gemini-3-flash-preview": {
+        "displayName": "Gemini 3 Flash Preview",
+        "outputTokenLimit": 65536,
+        "topK": 64,
+    },
     "gemini-3-pro-preview": {"displayName": "Gemini 3 Pro Preview", "outputTokenLimit": 65536, "topK": 64},
     "gemini-embedding-001": {"displayName": "Gemini Embedding 001", "inputTokenLimit": 2048},
     "text-embedding-004": {"displayName": "Text Embedding 004", "inputTokenLimit": 2048},
@@ -85,7 +89,9 @@ def _page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
 
 
-def list_models(models: Sequence[str], page_size: str | None, page_token: str | None) -> dict[str, Any] | GoogleError:
+def list_models(
+    models: Sequence[str], page_size: str | None, page_token: str | None
+) -> dict[str, Any] | GoogleError:
     """One page of ``models.list``; ``nextPageToken`` is present while more models remain."""
     size = DEFAULT_PAGE_SIZE
     if page_size:

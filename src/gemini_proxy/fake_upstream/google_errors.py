@@ -33,7 +33,9 @@ class GoogleError:
         return str(self.body["error"]["message"])
 
 
-def google_error(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None) -> GoogleError:
+def google_error(
+    code: int, status: str, message: str, details: list[dict[str, Any]] | None = None
+) -> GoogleError:
     """The A.6 envelope; ``details`` is left out when there are none, as Google does."""
     error: dict[str, Any] = {"code": code, "message": message, "status": status}
     if details:
@@ -68,18 +70,24 @@ def _help(description: str, url: str) -> dict[str, Any]:
 def invalid_key() -> GoogleError:
     """400 INVALID_ARGUMENT with ErrorInfo API_KEY_INVALID: a wrong or deleted key."""
     message = "API key not valid. Please pass a valid API key."
-    return google_error(400, "INVALID_ARGUMENT", message, [_error_info("API_KEY_INVALID"), _localized(message)])
+    return google_error(
+        400, "INVALID_ARGUMENT", message, [_error_info("API_KEY_INVALID"), _localized(message)]
+    )
 
 
 def expired_key() -> GoogleError:
     """400 INVALID_ARGUMENT with ErrorInfo API_KEY_EXPIRED."""
     message = "API key expired. Please renew the API key."
-    return google_error(400, "INVALID_ARGUMENT", message, [_error_info("API_KEY_EXPIRED"), _localized(message)])
+    return google_error(
+        400, "INVALID_ARGUMENT", message, [_error_info("API_KEY_EXPIRED"), _localized(message)]
+    )
 
 
 def service_disabled() -> GoogleError:
     """403 PERMISSION_DENIED with ErrorInfo SERVICE_DISABLED: the key's project has the API off."""
-    console = f"https://console.developers.google.com/apis/api/{_SERVICE}/overview?project={_FAKE_PROJECT_NUMBER}"
+    console = (
+        f"https://console.developers.google.com/apis/api/{_SERVICE}/overview?project={_FAKE_PROJECT_NUMBER}"
+    )
     message = (
         f"Generative Language API has not been used in project {_FAKE_PROJECT_NUMBER} before or it is "
         f"disabled. Enable it by visiting {console} then retry. If you enabled this API recently, wait a "
@@ -114,17 +122,18 @@ def unauthenticated() -> GoogleError:
     return google_error(401, "UNAUTHENTICATED", message, [_error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED")])
 
 
-def _quota_exceeded(model: str, quota_id: str, limit: int, retry_delay_s: float | None) -> GoogleError:
+def _quota_exceeded(model: str | None, quota_id: str, limit: int, retry_delay_s: float | None) -> GoogleError:
     message = (
         "You exceeded your current quota, please check your plan and billing details. For more "
         f"information on this error, head to: {_RATE_LIMITS_URL}. To monitor your current usage, head "
         f"to: https://ai.dev/usage?tab=rate-limit. \n* Quota exceeded for metric: {_FREE_TIER_METRIC}, "
-        f"limit: {limit}, model: {model}"
+        f"limit: {limit}" + (f", model: {model}" if model else "")
     )
+    dimensions = {"location": "global", "model": model} if model else {"location": "global"}
     violation = {
         "quotaMetric": _FREE_TIER_METRIC,
         "quotaId": quota_id,
-        "quotaDimensions": {"location": "global", "model": model},
+        "quotaDimensions": dimensions,
         "quotaValue": str(limit),
     }
     details: list[dict[str, Any]] = [
@@ -137,13 +146,15 @@ def _quota_exceeded(model: str, quota_id: str, limit: int, retry_delay_s: float 
     return google_error(429, "RESOURCE_EXHAUSTED", message, details)
 
 
-def rate_per_minute(model: str, retry_delay_s: float, limit: int = DEFAULT_MINUTE_LIMIT) -> GoogleError:
+def rate_per_minute(
+    model: str | None, retry_delay_s: float, limit: int = DEFAULT_MINUTE_LIMIT
+) -> GoogleError:
     """429 for the free-tier requests-per-minute quota of ``model``, with RetryInfo."""
     quota_id = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
     return _quota_exceeded(model, quota_id, limit, retry_delay_s)
 
 
-def rate_per_day(model: str, retry_delay_s: float, limit: int = DEFAULT_DAY_LIMIT) -> GoogleError:
+def rate_per_day(model: str | None, retry_delay_s: float, limit: int = DEFAULT_DAY_LIMIT) -> GoogleError:
     """429 for the free-tier requests-per-day quota, retrying at the next Pacific midnight."""
     quota_id = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
     return _quota_exceeded(model, quota_id, limit, retry_delay_s)

@@ -66,7 +66,7 @@ class QuotaTracker:
             day, count = self._day.get(pair, (today, 0))
             used_today = count if day == today else 0
             if used_today >= rpd:
-                return QuotaExceeded(QuotaWindow.DAY, rpd, seconds_until_quota_day_ends(now))
+                return QuotaExceeded(QuotaWindow.DAY, rpd, math.ceil(seconds_until_quota_day_ends(now)))
         if rpm is not None:
             window = self._minute.setdefault(pair, deque())
             while window and window[0] <= now - MINUTE_S:

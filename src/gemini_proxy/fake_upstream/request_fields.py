@@ -139,7 +139,9 @@ def read_generate_request(body: Mapping[str, Any]) -> GenerateRequest:
         contents=contents,
         prompt_tokens=sum(content_tokens(c) for c in contents) + content_tokens(system),
         last_user_text=text_of(last_user) if last_user is not None else "",
-        ends_with_user_text=bool(contents) and not is_model_turn(contents[-1]) and bool(text_of(contents[-1])),
+        ends_with_user_text=bool(contents)
+        and not is_model_turn(contents[-1])
+        and bool(text_of(contents[-1])),
         tool_result_names=function_response_names(contents[-1]) if contents else [],
         function_declarations=_declarations(sequence(body.get("tools"))),
         calling_mode=str(calling.get("mode", "AUTO")).upper(),

@@ -138,7 +138,9 @@ def rule_from_mapping(data: object, where: str = "rule") -> Rule:
         behavior = Behavior(behavior_name)
     except ValueError:
         expected = ", ".join(b.value for b in Behavior)
-        raise ValueError(f"{where}.behavior: unknown behavior {behavior_name!r} (expected one of {expected})") from None
+        raise ValueError(
+            f"{where}.behavior: unknown behavior {behavior_name!r} (expected one of {expected})"
+        ) from None
     model = data.get("model")
     return Rule(
         key_prefix=_string(data.get("key_prefix", ""), f"{where}.key_prefix"),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from gemini_proxy.fake_upstream.quota import QuotaExceeded, QuotaTracker
@@ -22,7 +23,7 @@ class RecordedRequest:
 
     method: str
     path: str
-    query_string: str
+    query: str
     headers: dict[str, str]
     body: bytes
     key: str | None
@@ -30,7 +31,11 @@ class RecordedRequest:
 
 
 class FakeState:
-    """Counters by key, by (key, model) and by API method, a bounded request log, and quota usage."""
+    """Counters by key, by (key, model) and by API method, a bounded request log, and quota usage.
+
+    ``open_streams`` is the number of streamed answers being written right now (a client
+    that goes away mid-stream brings it back down).
+    """
 
     def __init__(self, config: FakeConfig | None = None, *, clock: Callable[[], float] = time.time) -> None:
         self._config = config if config is not None else FakeConfig()
@@ -41,6 +46,7 @@ class FakeState:
         self.recorded: deque[RecordedRequest] = deque(maxlen=self._config.record_requests)
         self.quota = QuotaTracker()
         self._matches_by_rule: Counter[Rule] = Counter()
+        self.open_streams = 0
 
     @property
     def config(self) -> FakeConfig:
@@ -67,15 +73,32 @@ class FakeState:
         self.quota.clear()
         self._matches_by_rule.clear()
 
-    def observe(self, request: RecordedRequest, model: str | None) -> None:
-        """Count a request (failed ones too) and keep it in the bounded log."""
-        self.requests_by_method[request.api_method] += 1
-        if request.key is not None:
-            self.requests_by_key[request.key] += 1
+    def count(self, api_method: str, key: str | None, model: str | None) -> None:
+        """Count a request by method, key and (key, model); failed requests count too."""
+        self.requests_by_method[api_method] += 1
+        if key is not None:
+            self.requests_by_key[key] += 1
             if model is not None:
-                self.requests_by_key_model[(request.key, model)] += 1
+                self.requests_by_key_model[(key, model)] += 1
+
+    @property
+    def recording(self) -> bool:
+        """Whether requests are kept (``record_requests`` > 0)."""
+        return bool(self.recorded.maxlen)
+
+    def record(self, request: RecordedRequest) -> None:
+        """Keep ``request`` in the bounded log (the oldest falls out)."""
         if self.recorded.maxlen:
             self.recorded.append(request)
+
+    @contextmanager
+    def stream_open(self) -> Iterator[None]:
+        """Count a stream as open (``open_streams``) while the block runs, however it ends."""
+        self.open_streams += 1
+        try:
+            yield
+        finally:
+            self.open_streams -= 1
 
     def rule_for(self, key: str, model: str | None) -> Rule | None:
         """The first rule matching this key and model, or None."""

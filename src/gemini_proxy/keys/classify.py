@@ -45,7 +45,12 @@ KEY_REJECTION_REASONS = frozenset(
     }
 )
 
-_TRANSPORT_REASONS = {"timeout": "timeout", "connect": "connect_error", "stream_cut": "stream_cut"}
+_TRANSPORT_REASONS = {
+    "timeout": "timeout",
+    "connect": "connect_error",
+    "connect_error": "connect_error",
+    "stream_cut": "stream_cut",
+}
 
 _PROTOBUF_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _RETRY_IN_MESSAGE = re.compile(r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
@@ -75,8 +80,9 @@ def classify_upstream_response(
 ) -> Outcome:
     """Classify one upstream call: success, rate limited, key rejected, transient or client error.
 
-    ``transport_error`` names a failure below HTTP (``"timeout"``, ``"connect"``,
-    ``"stream_cut"``); when given it decides the outcome whatever ``status`` says.
+    ``transport_error`` names a failure below HTTP (``"timeout"``, ``"connect"`` or
+    ``"connect_error"``, ``"stream_cut"``; anything else reads as ``"transport_error"``);
+    when given it decides the outcome whatever ``status`` says.
     """
     if transport_error is not None:
         return Outcome(OutcomeKind.TRANSIENT, _TRANSPORT_REASONS.get(transport_error, "transport_error"))

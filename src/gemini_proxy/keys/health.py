@@ -1,4 +1,4 @@
-"""A key's health score in [0, 1]: recent outcomes blended with latency.
+"""A key's health score in [0, 1]: recent outcomes, scaled down for slowness.
 
 The outcome part is an exponentially weighted moving average (EWMA) of results, 1 for a
 success and 0 for a failure: ``ewma += alpha * (result - ewma)``. Left alone it drifts
@@ -9,7 +9,9 @@ failures say less about a key than recent ones.
 The latency part compares an EWMA of successful calls' latency with a reference:
 ``min(1, reference / latency)``, so keys at or under the reference lose nothing and a key
 twice as slow loses half of the latency share. The score is
-``(1 - latency_weight) * outcome + latency_weight * latency_factor``.
+``outcome * (1 - latency_weight + latency_weight * latency_factor)``: a key that always
+fails scores 0 however fast it fails, and a slow but reliable key at least
+``1 - latency_weight``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class HealthState:
         if deficit <= 0.0:
             return 1.0
         elapsed = max(0.0, now - self.updated_at)
-        return 1.0 - deficit * 0.5 ** (elapsed / policy.recovery_half_life_s)
+        return 1.0 - deficit * math.pow(0.5, elapsed / policy.recovery_half_life_s)
 
     def latency_factor(self, policy: HealthPolicy) -> float:
         """1 at or under the reference latency, ``reference / latency`` above it."""
@@ -62,17 +64,19 @@ class HealthState:
             return 1.0
         return policy.latency_reference_s / self.latency_ewma_s
 
+    def speed(self, policy: HealthPolicy) -> float:
+        """The latency multiplier in ``[1 - latency_weight, 1]``."""
+        return 1.0 - policy.latency_weight + policy.latency_weight * self.latency_factor(policy)
+
     def score(self, policy: HealthPolicy, now: float) -> float:
         """The health score in [0, 1] at ``now``."""
-        weight = policy.latency_weight
-        return (1.0 - weight) * self.outcome_level(policy, now) + weight * self.latency_factor(policy)
+        return self.outcome_level(policy, now) * self.speed(policy)
 
     def recovers_at(self, policy: HealthPolicy, now: float, threshold: float) -> float:
         """The first time the score reaches ``threshold`` with no new outcome; ``inf`` if never."""
         if self.score(policy, now) >= threshold:
             return now
-        weight = policy.latency_weight
-        needed_level = (threshold - weight * self.latency_factor(policy)) / (1.0 - weight)
+        needed_level = threshold / self.speed(policy)
         deficit = 1.0 - self.outcome_ewma
         if needed_level >= 1.0 or deficit <= 0.0:
             return math.inf

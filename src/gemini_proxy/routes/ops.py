@@ -17,7 +17,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready: at least one key that is not disabled, and a working state store."""
     services = request.app[SERVICES]
     summary = services.pool.summary()
-    usable = int(summary.get("total", 0)) - int(summary.get("disabled", 0))
+    usable = summary.total - summary.disabled
     store_backend = getattr(services.store, "active_backend", getattr(services.store, "name", "none"))
     checks = {"usable_keys": usable, "store": store_backend}
     ready = usable > 0

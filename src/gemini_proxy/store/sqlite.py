@@ -138,7 +138,7 @@ class SqliteDatabase:
             except (TypeError, OverflowError) as exc:  # a record value SQLite or orjson cannot hold
                 raise StoreError(f"state database {self.path}: cannot store a record: {exc}") from exc
             except sqlite3.DatabaseError as exc:
-                if exc.sqlite_errorcode & 0xFF in _CORRUPTION_CODES:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _CORRUPTION_CODES:
                     raise self._corrupt(str(exc)) from exc
                 self._disconnect()
                 raise StoreUnavailable(f"state database {self.path}: {exc}") from exc

@@ -65,7 +65,9 @@ def required_str(obj: dict[str, Any], key: str, where: str = "") -> str:
         return value
     param = join_param(where, key)
     if value is None:
-        raise InvalidRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+        raise InvalidRequest(
+            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+        )
     raise wrong_type(param, "a string", value)
 
 
@@ -122,7 +124,9 @@ def _check_bounds(where: str, key: str, value: float, minimum: float | None, max
         param = join_param(where, key)
         low = "-inf" if minimum is None else _format_bound(minimum)
         high = "inf" if maximum is None else _format_bound(maximum)
-        raise invalid_value(param, f"Invalid value for '{param}': {value} is outside the range [{low}, {high}].")
+        raise invalid_value(
+            param, f"Invalid value for '{param}': {value} is outside the range [{low}, {high}]."
+        )
 
 
 def _format_bound(bound: float) -> str:

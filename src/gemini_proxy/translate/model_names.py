@@ -56,7 +56,9 @@ def resolve_model(
         target = aliases.get(requested) or aliases.get(strip_model_prefixes(requested)) or requested
     model = strip_model_prefixes(target)
     if not _SAFE_MODEL_ID.fullmatch(model) or ".." in model:
-        raise invalid_value(param, f"Invalid model name {requested!r}: expected a Gemini model id such as 'gemini-2.5-flash'.")
+        raise invalid_value(
+            param, f"Invalid model name {requested!r}: expected a Gemini model id such as 'gemini-2.5-flash'."
+        )
     return model
 
 

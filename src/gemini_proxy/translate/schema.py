@@ -69,7 +69,9 @@ class _SchemaCleaner:
     def clean(self, node: Any, refs: tuple[str, ...], depth: int, where: str) -> dict[str, Any]:
         self._nodes += 1
         if self._nodes > MAX_NODES:
-            raise invalid_value(self._param, f"The schema in '{self._param}' is too large once its $refs are inlined.")
+            raise invalid_value(
+                self._param, f"The schema in '{self._param}' is too large once its $refs are inlined."
+            )
         if depth > MAX_DEPTH:
             raise invalid_value(where, f"The schema in '{self._param}' is nested too deeply.")
         if isinstance(node, bool):
@@ -80,7 +82,9 @@ class _SchemaCleaner:
             resolved, refs = self._deref(node, refs, where)
             if resolved is None:
                 description = node.get("description")
-                return {**_CYCLE, "description": description} if isinstance(description, str) else dict(_CYCLE)
+                return (
+                    {**_CYCLE, "description": description} if isinstance(description, str) else dict(_CYCLE)
+                )
             node = resolved
         if "allOf" in node:
             node, refs = self._merge_all_of(node, refs, where)
@@ -98,15 +102,16 @@ class _SchemaCleaner:
                 return None, refs
             target = self._lookup(ref, where)
             refs = (*refs, ref)
-            if len(node) > 1:
-                node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-            else:
-                node = target
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            node = {**target, **siblings} if siblings else target
         return node, refs
 
     def _lookup(self, ref: str, where: str) -> dict[str, Any]:
         if not ref.startswith("#"):
-            raise invalid_value(f"{where}.$ref", f"Cannot resolve $ref {ref!r}: only references inside the schema are supported.")
+            raise invalid_value(
+                f"{where}.$ref",
+                f"Cannot resolve $ref {ref!r}: only references inside the schema are supported.",
+            )
         target: Any = self._root
         for token in ref[1:].split("/")[1:]:
             key = token.replace("~1", "/").replace("~0", "~")
@@ -115,7 +120,9 @@ class _SchemaCleaner:
             elif isinstance(target, list) and key.isdigit() and int(key) < len(target):
                 target = target[int(key)]
             else:
-                raise invalid_value(f"{where}.$ref", f"Cannot resolve $ref {ref!r}: nothing is defined there.")
+                raise invalid_value(
+                    f"{where}.$ref", f"Cannot resolve $ref {ref!r}: nothing is defined there."
+                )
         if isinstance(target, bool):
             return {}
         if not isinstance(target, dict):
@@ -180,7 +187,9 @@ class _SchemaCleaner:
         if self._clean_alternatives(node, refs, depth, where, out):
             nullable = True
         if notes:
-            out["description"] = " ".join([out["description"], *notes]) if "description" in out else " ".join(notes)
+            out["description"] = (
+                " ".join([out["description"], *notes]) if "description" in out else " ".join(notes)
+            )
         if nullable:
             out["nullable"] = True
         return _finish_types(out, types)
@@ -191,7 +200,8 @@ class _SchemaCleaner:
         properties = node.get("properties")
         if isinstance(properties, dict) and properties:
             cleaned = {
-                name: self.clean(sub, refs, depth + 1, f"{where}.properties.{name}") for name, sub in properties.items()
+                name: self.clean(sub, refs, depth + 1, f"{where}.properties.{name}")
+                for name, sub in properties.items()
             }
             out["properties"] = cleaned
             required = node.get("required")
@@ -211,7 +221,9 @@ class _SchemaCleaner:
         if isinstance(items, dict | bool):
             out["items"] = self.clean(items, refs, depth + 1, f"{where}.items")
         elif isinstance(prefix, list) and prefix:
-            branches = [self.clean(sub, refs, depth + 1, f"{where}.prefixItems[{i}]") for i, sub in enumerate(prefix)]
+            branches = [
+                self.clean(sub, refs, depth + 1, f"{where}.prefixItems[{i}]") for i, sub in enumerate(prefix)
+            ]
             out["items"] = branches[0] if len(branches) == 1 else {"anyOf": branches}
 
     def _clean_alternatives(
@@ -310,20 +322,24 @@ def _json_type(value: Any) -> str:
 def _copy_bounds(node: dict[str, Any], types: list[str], out: dict[str, Any]) -> None:
     """``minimum``/``maximum``, with exclusive bounds folded in (exact for integers)."""
     integer = types == ["integer"]
-    for inclusive, exclusive, step in (("minimum", "exclusiveMinimum", 1), ("maximum", "exclusiveMaximum", -1)):
-        value = node.get(inclusive)
-        bound = node.get(exclusive)
-        if _is_number(bound):
-            if not _is_number(value) or (value <= bound if step > 0 else value >= bound):
+    for inclusive, exclusive, step in (
+        ("minimum", "exclusiveMinimum", 1),
+        ("maximum", "exclusiveMaximum", -1),
+    ):
+        value = _number(node.get(inclusive))
+        raw_bound = node.get(exclusive)
+        bound = _number(raw_bound)
+        if bound is not None:
+            if value is None or (value <= bound if step > 0 else value >= bound):
                 value = (math.floor(bound) + 1 if step > 0 else math.ceil(bound) - 1) if integer else bound
-        elif bound is True and _is_number(value) and integer:  # draft-4 boolean form
+        elif raw_bound is True and value is not None and integer:  # draft-4 boolean form
             value = value + step
-        if _is_number(value):
+        if value is not None:
             out[inclusive] = value
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> float | int | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _finish_types(out: dict[str, Any], types: list[str]) -> dict[str, Any]:

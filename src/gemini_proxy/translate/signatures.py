@@ -40,7 +40,9 @@ class SignatureCache:
     (signatures can be kilobytes each). Not thread-safe: it lives on one event loop.
     """
 
-    def __init__(self, *, max_entries: int = 10_000, ttl_s: float = 86_400.0, max_total_chars: int = 64_000_000) -> None:
+    def __init__(
+        self, *, max_entries: int = 10_000, ttl_s: float = 86_400.0, max_total_chars: int = 64_000_000
+    ) -> None:
         if max_entries < 1 or ttl_s <= 0 or max_total_chars < 1:
             raise ValueError("SignatureCache needs max_entries >= 1, ttl_s > 0 and max_total_chars >= 1")
         self._entries: OrderedDict[str, CachedToolCall] = OrderedDict()

@@ -38,7 +38,9 @@ class ThinkingTable:
     """
 
     budgets: Mapping[str, int] = field(
-        default_factory=lambda: _frozen({"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576})
+        default_factory=lambda: _frozen(
+            {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+        )
     )
     flash_max_budget: int = 24576
     pro_max_budget: int = 32768
@@ -59,7 +61,15 @@ class ThinkingTable:
     )
     levels_pro: Mapping[str, str] = field(
         default_factory=lambda: _frozen(
-            {"none": "low", "minimal": "low", "low": "low", "medium": "high", "high": "high", "xhigh": "high", "max": "high"}
+            {
+                "none": "low",
+                "minimal": "low",
+                "low": "low",
+                "medium": "high",
+                "high": "high",
+                "xhigh": "high",
+                "max": "high",
+            }
         )
     )
 
@@ -111,7 +121,9 @@ def choose_thinking(
         level = _first_str(google_thinking, ("thinking_level", "thinkingLevel"), where)
         include = _first_bool(google_thinking, ("include_thoughts", "includeThoughts"), where)
         if budget is not None and level is not None:
-            raise invalid_value(where, "Set either thinking_budget or thinking_level in google.thinking_config, not both.")
+            raise invalid_value(
+                where, "Set either thinking_budget or thinking_level in google.thinking_config, not both."
+            )
         if (budget is not None or level is not None) and reasoning_effort is not None:
             raise invalid_value(
                 "reasoning_effort",

@@ -15,28 +15,12 @@ from typing import Protocol
 from gemini_proxy.errors import NoKeyAvailable, ProxyError, UpstreamError, UpstreamTimeout
 from gemini_proxy.keys.classify import classify_upstream_response
 from gemini_proxy.keys.outcome import SUCCESS, Outcome, OutcomeKind
+from gemini_proxy.keys.pool import KeyPool, Lease
 from gemini_proxy.upstream.client import UpstreamClient, UpstreamRequest, UpstreamResponse
 from gemini_proxy.upstream.trace import CallTrace
 from gemini_proxy.upstream.usage import TokenUsage, usage_from_body, usage_from_stream_tail
 
 _TAIL_BYTES = 64 * 1024
-
-
-class Lease(Protocol):
-    """A key lent by the pool for one attempt."""
-
-    @property
-    def key_id(self) -> str: ...
-    @property
-    def secret(self) -> str: ...
-
-
-class LeasingPool(Protocol):
-    """What the dispatch loop needs of the key pool."""
-
-    def acquire(self, model: str, *, exclude: Collection[str] = ()) -> Lease: ...
-    def release(self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0) -> None: ...
-    def cancel(self, lease: Lease) -> None: ...
 
 
 class DispatchObserver(Protocol):
@@ -137,7 +121,7 @@ class Dispatcher:
     def __init__(
         self,
         client: UpstreamClient,
-        pool: LeasingPool,
+        pool: KeyPool,
         *,
         max_attempts: int,
         deadline_s: float,
@@ -269,15 +253,12 @@ class Dispatcher:
             OutcomeKind.RATE_LIMITED,
             OutcomeKind.KEY_REJECTED,
         ):
-            try:
-                lease = self._pool.acquire(model, exclude=())
-            except NoKeyAvailable as exc:
-                self._observer.refused(model, exc.status)
-                raise
-            self._pool.cancel(lease)
-            if last_outcome.kind is OutcomeKind.RATE_LIMITED:
-                retry_after = last_outcome.retry_after_s
-                error = NoKeyAvailable(model, retry_after_s=retry_after, all_disabled=False)
+            recovery = self._pool.earliest_recovery(model)
+            if recovery is None:
+                error = NoKeyAvailable(model, retry_after_s=None, all_disabled=True)
+            elif last_outcome.kind is OutcomeKind.RATE_LIMITED:
+                wait = max(1.0, recovery - self._clock())
+                error = NoKeyAvailable(model, retry_after_s=wait, all_disabled=False)
             else:
                 error = NoKeyAvailable(model, retry_after_s=None, all_disabled=True)
                 error.message = "the upstream rejected every key tried for this request"

@@ -1,0 +1,468 @@
+"""The key pool: picks a key per request and learns from every outcome.
+
+A thin, synchronous orchestration ring around the pure core (classifier outcomes,
+breaker, backoff, health, limits, scheduler). No method awaits or does I/O, so the
+event loop can call them directly; time and randomness come from the ``clock`` and
+``rng`` given to the constructor, and every state change is reported as a ``KeyEvent``.
+
+The request cycle: ``acquire(model)`` returns a ``Lease``; the caller makes the upstream
+call, classifies it, and hands the outcome back with ``release`` (or ``cancel`` if the
+request was abandoned). What an outcome does:
+
+- success: breaker closed, health up (with the latency), the 429 streak reset;
+- client error: the key answered, so a breaker trial counts as passed; nothing else;
+- rate limited: the (key, model) pair cools for the stated delay, until the next Pacific
+  midnight for a daily quota or "limit: 0", or for an exponential backoff when no delay
+  was stated; a key tagged with a ``project`` cools every key of that project for that
+  model (they share one quota). Other models are untouched;
+- key rejected: the key is disabled and re-tested on a probe schedule (see ``prober``);
+- transient: counts toward the breaker and health, unless model-wide (a 503).
+
+Results of requests that started before the breaker opened are not fed to it, so only
+the trial decides a half-open breaker.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+
+from gemini_proxy.errors import NoKeyAvailable, NotFound, ProxyError
+from gemini_proxy.keys.breaker import BreakerPhase
+from gemini_proxy.keys.events import KeyEvent, KeyEventKind
+from gemini_proxy.keys.health import HealthState, update_health
+from gemini_proxy.keys.limits import ModelLimits
+from gemini_proxy.keys.model import KeySpec, key_id
+from gemini_proxy.keys.outcome import Outcome, OutcomeKind
+from gemini_proxy.keys.pacific import PacificDays
+from gemini_proxy.keys.policy import PoolPolicy
+from gemini_proxy.keys.registry import KeyRegistry
+from gemini_proxy.keys.scheduler import Scheduler
+from gemini_proxy.keys.snapshot import (
+    export_added_key,
+    export_cooldowns,
+    export_key_state,
+    export_usage,
+    restore_cooldown,
+    restore_key_state,
+)
+from gemini_proxy.keys.state import Cooldown, KeyState
+from gemini_proxy.keys.views import KeyView, PoolSummary, build_view, summarize
+from gemini_proxy.store.records import AddedKeyRecord, PoolSnapshot
+
+
+class UnknownKey(NotFound):
+    """No key with this id is in the pool (404)."""
+
+    code = "key_not_found"
+
+
+class DuplicateKey(ProxyError):
+    """The key is already in the pool (409)."""
+
+    status = 409
+    code = "key_exists"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to make one upstream call with one key for one model.
+
+    ``secret`` is the raw key to send upstream; it is left out of ``repr``. ``is_trial``
+    says this call is the single trial of a half-open breaker.
+    """
+
+    key_id: str
+    secret: str = field(repr=False)
+    model: str
+    is_trial: bool
+    serial: int
+
+
+class KeyPool:
+    """A pool of Gemini API keys with cooldowns, breakers, health, limits and probing."""
+
+    def __init__(
+        self,
+        specs: Iterable[KeySpec],
+        policy: PoolPolicy | None = None,
+        *,
+        clock: Callable[[], float],
+        rng: random.Random,
+        on_event: Callable[[KeyEvent], None] | None = None,
+    ) -> None:
+        self._policy = policy or PoolPolicy()
+        self._clock = clock
+        self._rng = rng
+        self._on_event = on_event
+        self._days = PacificDays()
+        self._keys = KeyRegistry(self._policy, self._days)
+        self._leases: dict[int, Lease] = {}
+        self._lease_serial = 0
+        self._version = 0
+        self._flushed_version = 0
+        self._scheduler = Scheduler(self._policy.strategy, self._keys.gate, self._keys.weight)
+        for spec in specs:
+            if spec.key_id not in self._keys:
+                self._insert(spec, added_at=None)
+
+    # -- the request cycle -----------------------------------------------------------
+
+    def acquire(self, model: str, *, exclude: Collection[str] = ()) -> Lease:
+        """A lease on the best key for ``model`` now, never one of ``exclude`` (ids already tried).
+
+        Raises ``NoKeyAvailable`` with ``retry_after_s`` set to the earliest recovery
+        (seconds from now) and ``all_disabled`` when every key of the pool is disabled.
+        """
+        now = self._clock()
+        chosen = self._scheduler.pick(model, now, exclude)
+        if chosen is None:
+            recovery = self._scheduler.earliest_recovery(model, now, exclude)
+            raise NoKeyAvailable(
+                model,
+                retry_after_s=None if recovery is None else max(0.0, recovery - now),
+                all_disabled=self._keys.all_disabled(),
+            )
+        state = self._keys[chosen]
+        is_trial = state.breaker.phase is not BreakerPhase.CLOSED
+        if is_trial:
+            state.breaker = state.breaker.begin_trial(now)
+            self._emit(KeyEventKind.HALF_OPEN, state, model, "trial")
+        window = self._keys.usage(state, model)
+        if window is not None:
+            window.record(now)
+        state.in_flight += 1
+        self._lease_serial += 1
+        lease = Lease(chosen, state.spec.secret, model, is_trial, self._lease_serial)
+        self._leases[lease.serial] = lease
+        self._changed()
+        return lease
+
+    def release(self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0) -> None:
+        """Apply a finished call's outcome (and its input tokens) to the lease's key.
+
+        A lease is released once; later calls with it, or leases of removed keys, are ignored.
+        """
+        state = self._end_lease(lease)
+        if state is None:
+            return
+        now = self._clock()
+        state.count(outcome, now)
+        if tokens > 0:
+            window = self._keys.usage(state, lease.model)
+            if window is not None:
+                window.record(now, tokens, request=False)
+        kind = outcome.kind
+        if kind is OutcomeKind.SUCCESS:
+            self._breaker_answered(state, lease)
+            state.health = update_health(
+                state.health, self._policy.health, now, success=True, latency_s=latency_s
+            )
+            state.rate_limit_streak.pop(lease.model, None)
+        elif kind is OutcomeKind.CLIENT_ERROR:
+            self._breaker_answered(state, lease)
+        elif kind is OutcomeKind.RATE_LIMITED:
+            self._breaker_answered(state, lease)
+            self._rate_limited(state, lease.model, outcome, now)
+        elif kind is OutcomeKind.KEY_REJECTED:
+            self._penalise_health(state, now)
+            self._disable(state, outcome.reason, now, probe=True)
+        elif outcome.model_wide:
+            self._breaker_cancel_trial(state, lease)
+        else:
+            self._penalise_health(state, now)
+            self._breaker_failed(state, lease, outcome.reason, now)
+        self._changed()
+        self._scheduler.wake(state.key_id)
+
+    def cancel(self, lease: Lease) -> None:
+        """The request was abandoned (client gone): free the lease, no judgement of the key."""
+        state = self._end_lease(lease)
+        if state is None:
+            return
+        self._breaker_cancel_trial(state, lease)
+        self._scheduler.wake(state.key_id)
+
+    def earliest_recovery(self, model: str) -> float | None:
+        """When some key can next serve ``model``: now if one can, ``None`` if none will by itself."""
+        return self._scheduler.earliest_recovery(model, self._clock())
+
+    # -- admin -----------------------------------------------------------------------
+
+    def disable(self, key_id: str, reason: str = "admin") -> None:
+        """Take a key out of rotation until an admin enables it (it is not probed)."""
+        state = self._get(key_id)
+        now = self._clock()
+        if state.disabled:
+            state.disabled_reason = reason
+            state.next_probe_at = None
+            self._emit(KeyEventKind.DISABLED, state, None, reason)
+            self._changed()
+            return
+        self._disable(state, reason, now, probe=False)
+
+    def enable(self, key_id: str) -> None:
+        """Put a disabled key back into rotation."""
+        self._enable(self._get(key_id), "admin")
+
+    def reset(self, key_id: str) -> None:
+        """Clear a key's disable, cooldowns, 429 streaks, breaker and health (not its counters).
+
+        Other keys of its project keep their cooldowns.
+        """
+        state = self._get(key_id)
+        self._keys.disabled.discard(state.key_id)
+        state.disabled = False
+        state.disabled_reason = state.disabled_at = state.next_probe_at = None
+        state.probe_failures = 0
+        state.cooldowns.clear()
+        state.rate_limit_streak.clear()
+        state.breaker = self._keys.fresh_breaker()
+        state.health = HealthState()
+        self._emit(KeyEventKind.RESET, state, None, "admin")
+        self._changed()
+        self._scheduler.wake(state.key_id)
+
+    def add(self, spec: KeySpec) -> str:
+        """Add a key at run time (it is persisted with the snapshot); returns its id."""
+        if spec.key_id in self._keys:
+            raise DuplicateKey(f"key {spec.key_id} is already in the pool")
+        state = self._insert(spec, added_at=self._clock())
+        self._emit(KeyEventKind.ADDED, state, None, "admin")
+        self._changed()
+        return state.key_id
+
+    def remove(self, key_id: str) -> None:
+        """Remove a key (a configured key comes back at the next start if still configured)."""
+        state = self._keys.delete(self._get(key_id).key_id)
+        for serial in [serial for serial, lease in self._leases.items() if lease.key_id == key_id]:
+            del self._leases[serial]
+        self._scheduler.remove(key_id)
+        self._emit(KeyEventKind.REMOVED, state, None, "admin")
+        self._changed()
+
+    def views(self) -> list[KeyView]:
+        """A read-only view of every key, in pool order."""
+        now = self._clock()
+        return [build_view(state, now, self._policy.health) for state in self._keys]
+
+    def view(self, key_id: str) -> KeyView:
+        """The view of one key."""
+        return build_view(self._get(key_id), self._clock(), self._policy.health)
+
+    def summary(self) -> PoolSummary:
+        """Counts of keys by status."""
+        return summarize(self._keys, self._clock())
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._keys
+
+    # -- probing ---------------------------------------------------------------------
+
+    def due_for_probe(self, now: float) -> list[tuple[str, str]]:
+        """``(key_id, secret)`` of the disabled keys whose re-test is due at ``now``."""
+        due: list[tuple[str, str]] = []
+        for disabled_id in self._keys.disabled:
+            state = self._keys[disabled_id]
+            if state.next_probe_at is not None and state.next_probe_at <= now:
+                due.append((disabled_id, state.spec.secret))
+        return sorted(due)
+
+    def record_probe(self, key_id: str, outcome: Outcome) -> None:
+        """A probe's result: an accepted key (success, or merely rate limited) is enabled,
+        anything else reschedules the next probe (further away if the key was rejected)."""
+        state = self._keys.get(key_id)
+        if state is None or not state.disabled or state.next_probe_at is None:
+            return
+        now = self._clock()
+        if outcome.kind is OutcomeKind.SUCCESS or outcome.kind is OutcomeKind.RATE_LIMITED:
+            self._enable(state, "probe_ok")
+            return
+        if outcome.kind is OutcomeKind.KEY_REJECTED:
+            state.probe_failures += 1
+        state.next_probe_at = now + self._policy.probe.delay(state.probe_failures, self._rng)
+        state.last_error = outcome.reason
+        state.last_error_at = now
+        self._emit(KeyEventKind.PROBE_FAILED, state, None, outcome.reason, state.next_probe_at)
+        self._changed()
+
+    # -- persistence -----------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Grows with every state change; pass it to ``mark_flushed`` after saving."""
+        return self._version
+
+    @property
+    def dirty(self) -> bool:
+        """Whether something changed since the last ``mark_flushed``."""
+        return self._version != self._flushed_version
+
+    def mark_flushed(self, version: int) -> None:
+        """The state as of ``version`` (read before ``export_snapshot``) is saved."""
+        self._flushed_version = max(self._flushed_version, version)
+
+    def export_snapshot(self) -> PoolSnapshot:
+        """Everything a store should persist, as of now."""
+        now = self._clock()
+        states = list(self._keys)
+        added = [record for state in states if (record := export_added_key(state)) is not None]
+        return PoolSnapshot(
+            keys=tuple(export_key_state(state, now, self._policy.health) for state in states),
+            cooldowns=tuple(record for state in states for record in export_cooldowns(state, now)),
+            usage=tuple(record for state in states for record in export_usage(state, now)),
+            added_keys=tuple(added),
+        )
+
+    def restore(self, snapshot: PoolSnapshot) -> None:
+        """Merge a saved snapshot into the configured pool.
+
+        Keys added at run time come back; state for ids not in the pool is dropped;
+        expired cooldowns are dropped; usage counts only for the current Pacific day (and
+        a minute window only if still running).
+        """
+        now = self._clock()
+        for added in snapshot.added_keys:
+            self._restore_added(added)
+        for record in snapshot.keys:
+            state = self._keys.get(record.key_id)
+            if state is not None:
+                restore_key_state(state, record, self._keys.breaker_policy, now)
+        for cooldown in snapshot.cooldowns:
+            state = self._keys.get(cooldown.key_id)
+            if state is not None:
+                restore_cooldown(state, cooldown, now)
+        for usage in snapshot.usage:
+            state = self._keys.get(usage.key_id)
+            window = None if state is None else self._keys.usage(state, usage.model)
+            if window is not None:
+                window.restore(usage, now)
+        self._keys.disabled = {state.key_id for state in self._keys if state.disabled}
+        self._scheduler.clear()
+        self._changed()
+
+    # -- internals -------------------------------------------------------------------
+
+    def _insert(self, spec: KeySpec, *, added_at: float | None) -> KeyState:
+        state = self._keys.insert(spec, added_at=added_at)
+        self._scheduler.add(state.key_id)
+        return state
+
+    def _restore_added(self, record: AddedKeyRecord) -> None:
+        try:
+            spec = KeySpec(
+                secret=record.secret,
+                name=record.name,
+                project=record.project,
+                weight=record.weight,
+                limits=ModelLimits.from_dict(record.limits),
+            )
+        except (ValueError, TypeError, AttributeError):
+            return  # a damaged record must not stop the start
+        if key_id(spec.secret) not in self._keys:
+            self._insert(spec, added_at=record.added_at)
+
+    def _get(self, key_id: str) -> KeyState:
+        state = self._keys.get(key_id)
+        if state is None:
+            raise UnknownKey(f"no key with id {key_id!r}")
+        return state
+
+    def _end_lease(self, lease: Lease) -> KeyState | None:
+        if self._leases.pop(lease.serial, None) is None:
+            return None
+        state = self._keys.get(lease.key_id)
+        if state is not None:
+            state.in_flight -= 1
+        return state
+
+    def _rate_limited(self, state: KeyState, model: str, outcome: Outcome, now: float) -> None:
+        already_cooling = state.cooling_until(model, now) is not None
+        per_day = outcome.per_day or outcome.no_quota
+        if per_day:
+            until = self._days.end(now)
+        elif outcome.retry_after_s is not None:
+            until = now + min(outcome.retry_after_s, self._policy.max_retry_after_s)
+        elif already_cooling:
+            return  # a late 429 from a request sent before the pair started cooling
+        else:
+            streak = state.rate_limit_streak.get(model, 0)
+            state.rate_limit_streak[model] = streak + 1
+            until = now + self._policy.rate_limit_backoff.delay(streak, self._rng)
+        if not already_cooling:
+            self._penalise_health(state, now)
+        for member in self._keys.project_members(state):
+            self._cool(member, model, until, outcome.reason, per_day, now)
+
+    def _cool(
+        self, state: KeyState, model: str, until: float, reason: str, per_day: bool, now: float
+    ) -> None:
+        current = state.cooldowns.get(model)
+        if until <= now or (current is not None and current.until >= until):
+            return
+        state.cooldowns[model] = Cooldown(until, reason, per_day)
+        self._emit(KeyEventKind.COOLED, state, model, reason, until)
+
+    def _disable(self, state: KeyState, reason: str, now: float, *, probe: bool) -> None:
+        if state.disabled:
+            return
+        state.disabled = True
+        state.disabled_reason = reason
+        state.disabled_at = now
+        state.probe_failures = 0
+        state.next_probe_at = now + self._policy.probe.delay(0, self._rng) if probe else None
+        state.breaker = self._keys.fresh_breaker()
+        self._keys.disabled.add(state.key_id)
+        self._emit(KeyEventKind.DISABLED, state, None, reason, state.next_probe_at)
+        self._changed()
+
+    def _enable(self, state: KeyState, reason: str) -> None:
+        if not state.disabled:
+            return
+        state.disabled = False
+        state.disabled_reason = state.disabled_at = state.next_probe_at = None
+        state.probe_failures = 0
+        self._keys.disabled.discard(state.key_id)
+        self._emit(KeyEventKind.ENABLED, state, None, reason)
+        self._changed()
+        self._scheduler.wake(state.key_id)
+
+    def _penalise_health(self, state: KeyState, now: float) -> None:
+        state.health = update_health(state.health, self._policy.health, now, success=False)
+
+    def _breaker_answered(self, state: KeyState, lease: Lease) -> None:
+        """The upstream gave a definite answer: the key's connection works."""
+        breaker = state.breaker
+        if breaker.phase is BreakerPhase.CLOSED:
+            state.breaker = breaker.on_success()
+        elif lease.is_trial and breaker.phase is BreakerPhase.HALF_OPEN:
+            state.breaker = breaker.on_success()
+            self._emit(KeyEventKind.CLOSED, state, None, "trial_passed")
+
+    def _breaker_failed(self, state: KeyState, lease: Lease, reason: str, now: float) -> None:
+        breaker = state.breaker
+        if breaker.phase is BreakerPhase.OPEN or (
+            breaker.phase is BreakerPhase.HALF_OPEN and not lease.is_trial
+        ):
+            return  # started before the breaker opened: only the trial decides now
+        state.breaker = breaker.on_failure(now, self._rng)
+        if state.breaker.phase is BreakerPhase.OPEN:
+            self._emit(KeyEventKind.OPENED, state, None, reason, state.breaker.open_until)
+
+    def _breaker_cancel_trial(self, state: KeyState, lease: Lease) -> None:
+        if lease.is_trial and state.breaker.trial_in_flight:
+            state.breaker = state.breaker.cancel_trial()
+            self._changed()
+
+    def _emit(
+        self, kind: KeyEventKind, state: KeyState, model: str | None, reason: str, until: float | None = None
+    ) -> None:
+        if self._on_event is not None:
+            self._on_event(KeyEvent(kind, state.key_id, model, reason, until))
+
+    def _changed(self) -> None:
+        self._version += 1

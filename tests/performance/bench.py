@@ -1,0 +1,222 @@
+"""``make bench``: the proxy against a bare aiohttp relay and the fake upstream called
+directly, same workloads, same concurrency, same run. Bounded, loopback only.
+
+Prints requests/s, p50/p99 latency and CPU milliseconds per request of the relaying
+process (from /proc), and the proxy/relay and proxy/direct ratios. Writes the figures
+to ``bench-results/bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from tests.performance.harness import Child, RunStats, drive, free_port, python_module
+
+TOKEN = "bench-client-token-000"
+KEYS = [f"AIzaSyBENCH{i:02d}abcdefghijklmnopqrstuvw" for i in range(8)]
+GEMINI_BODY = orjson.dumps({"contents": [{"role": "user", "parts": [{"text": "benchmark me please"}]}]})
+OPENAI_BODY = orjson.dumps(
+    {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "benchmark me please"}]}
+)
+OPENAI_STREAM_BODY = orjson.dumps(
+    {
+        "model": "gemini-2.5-flash",
+        "stream": True,
+        "messages": [{"role": "user", "content": "benchmark me please"}],
+    }
+)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    path: str
+    body: bytes
+    stream: bool
+    surface: str  # which proxy surface; "gemini" workloads also run direct and via the bare relay
+
+
+WORKLOADS = [
+    Workload(
+        "native generate", "/v1beta/models/gemini-2.5-flash:generateContent", GEMINI_BODY, False, "gemini"
+    ),
+    Workload(
+        "native stream",
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        GEMINI_BODY,
+        True,
+        "gemini",
+    ),
+    Workload("openai chat", "/v1/chat/completions", OPENAI_BODY, False, "openai"),
+    Workload("openai chat stream", "/v1/chat/completions", OPENAI_STREAM_BODY, True, "openai"),
+]
+
+
+def _proxy_config(upstream: str, port: int, state_dir: Path) -> Path:
+    config = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "upstream": {"base_url": upstream},
+        "auth": {
+            "client_tokens": [{"name": "bench", "token": TOKEN}],
+            "admin_token": "bench-admin-token-000",
+        },
+        "keys": [{"key": k} for k in KEYS],
+        "state": {"path": str(state_dir / "state.db"), "flush_interval_s": 5},
+        "logging": {"level": "info", "format": "json"},
+    }
+    path = state_dir / "proxy.yaml"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _row(label: str, stats: RunStats, cpu_ms: float | None) -> dict[str, float | str | None]:
+    return {
+        "target": label,
+        "rps": round(stats.rps, 1),
+        "p50_ms": round(stats.percentile(50), 2),
+        "p99_ms": round(stats.percentile(99), 2),
+        "cpu_ms_per_req": None if cpu_ms is None else round(cpu_ms, 3),
+        "ok": stats.statuses.get(200, 0),
+        "requests": stats.requests,
+    }
+
+
+async def _measure(
+    child: Child | None, url: str, workload: Workload, requests: int, concurrency: int
+) -> tuple[RunStats, float | None]:
+    headers = {"Content-Type": "application/json"}
+    if workload.surface == "openai":
+        headers["Authorization"] = f"Bearer {TOKEN}"
+    else:
+        headers["x-goog-api-key"] = TOKEN
+    before = child.cpu_seconds() if child else 0.0
+    stats = await drive(
+        url + workload.path,
+        body=workload.body,
+        headers=headers,
+        requests=requests,
+        concurrency=concurrency,
+        stream=workload.stream,
+    )
+    cpu_ms = (child.cpu_seconds() - before) * 1000 / max(1, stats.requests) if child else None
+    return stats, cpu_ms
+
+
+async def run(
+    requests: int, concurrency: int, repeats: int, workloads: list[Workload]
+) -> list[dict[str, object]]:
+    fake_port, relay_port, proxy_port = free_port(), free_port(), free_port()
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    results: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fake = Child.start(
+            "fake",
+            python_module(
+                "gemini_proxy.cli", "fake-upstream", "--port", str(fake_port), "--stream-chunks", "10"
+            ),
+            fake_port,
+        )
+        relay = Child.start(
+            "relay",
+            python_module(
+                "tests.performance.bare_relay",
+                "--upstream",
+                fake_url,
+                "--port",
+                str(relay_port),
+                "--key",
+                KEYS[0],
+            ),
+            relay_port,
+        )
+        proxy = Child.start(
+            "proxy",
+            python_module(
+                "gemini_proxy.cli", "serve", "--config", str(_proxy_config(fake_url, proxy_port, Path(tmp)))
+            ),
+            proxy_port,
+        )
+        try:
+            for workload in workloads:
+                targets: list[tuple[str, Child | None, str]] = [
+                    ("proxy", proxy, f"http://127.0.0.1:{proxy_port}")
+                ]
+                if workload.surface == "gemini":
+                    targets = [
+                        ("direct", None, fake_url),
+                        ("bare relay", relay, f"http://127.0.0.1:{relay_port}"),
+                        *targets,
+                    ]
+                for _, child, url in targets:  # warm-up
+                    await _measure(child, url, workload, min(300, requests), concurrency)
+                best: dict[str, dict[str, float | str | None]] = {}
+                for _ in range(repeats):
+                    for label, child, url in targets:
+                        stats, cpu = await _measure(child, url, workload, requests, concurrency)
+                        row = _row(label, stats, cpu)
+                        previous = best.get(label)
+                        if previous is None or float(row["rps"] or 0) > float(previous["rps"] or 0):
+                            best[label] = row
+                results.append({"workload": workload.name, "rows": list(best.values())})
+        finally:
+            for child in (proxy, relay, fake):
+                child.stop()
+    return results
+
+
+def _ratios(results: list[dict[str, object]]) -> list[str]:
+    lines = []
+    relay_cpu: dict[str, float] = {}
+    direct_rps: dict[str, float] = {}
+    for result in results:
+        rows = {str(r["target"]): r for r in result["rows"]}  # type: ignore[attr-defined]
+        name = str(result["workload"])
+        kind = "stream" if "stream" in name else "generate"
+        if "bare relay" in rows:
+            relay_cpu[kind] = float(rows["bare relay"]["cpu_ms_per_req"])
+            direct_rps[kind] = float(rows["direct"]["rps"])
+        proxy = rows["proxy"]
+        if kind in relay_cpu:
+            cpu_ratio = float(proxy["cpu_ms_per_req"]) / relay_cpu[kind]
+            rps_ratio = float(proxy["rps"]) / direct_rps[kind]
+            lines.append(
+                f"{name:22s} proxy/relay CPU per request {cpu_ratio:5.2f}x   proxy/direct throughput {rps_ratio:5.2f}"
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--only", choices=["native", "openai"], help="run one surface only")
+    parser.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
+    args = parser.parse_args()
+    workloads = [w for w in WORKLOADS if args.only is None or w.name.startswith(args.only)]
+    results = asyncio.run(run(args.requests, args.concurrency, args.repeats, workloads))
+    print(
+        f"{'workload':22s} {'target':11s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/req':>11s} {'ok':>6s}"
+    )
+    for result in results:
+        for row in result["rows"]:  # type: ignore[attr-defined]
+            cpu = "-" if row["cpu_ms_per_req"] is None else f"{row['cpu_ms_per_req']:.3f}"
+            print(
+                f"{result['workload']:22s} {row['target']:11s} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
+                f"{row['p99_ms']:8.2f} {cpu:>11s} {row['ok']:6d}"
+            )
+    for line in _ratios(results):
+        print(line)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Tests of the state stores (``gemini_proxy.store``)."""

@@ -1,0 +1,93 @@
+"""What the store tests share: a fake clock, sample secrets, one harness per backend.
+
+To run the contract suite on another backend (Redis, say), add a builder to
+``HARNESS_BUILDERS`` (and its name to ``PERSISTENT_BACKENDS`` if its data outlives a
+close); a builder may ``pytest.skip`` when the backend's server is not there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gemini_proxy.store.base import StateStore
+from gemini_proxy.store.jsonfile import JsonFileStore
+from gemini_proxy.store.memory import MemoryStore
+from gemini_proxy.store.resilient import ResilientStore
+from gemini_proxy.store.sqlite import SqliteStore
+
+# Shaped like a real Gemini key (39 characters); the tests grep state files for it.
+SECRET = "AIzaSyD3f4k3K3yF0rT3st1ngOnlyAbCdEfGh1"
+OTHER_SECRET = "AIzaSyZ9y8x7w6v5u4t3s2r1q0PoNmLkJiHgF2"
+START = datetime(2026, 11, 28, 18, 30, 0, tzinfo=UTC).timestamp()
+
+
+class FakeClock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class StoreHarness:
+    """Opens stores of one backend over one location, and closes them at teardown."""
+
+    name: str
+    folder: Path
+    opener: Callable[[], StateStore]
+    opened: list[StateStore] = field(default_factory=list)
+
+    def open(self) -> StateStore:
+        """A store over the harness's location (a new instance, for file backends)."""
+        store = self.opener()
+        self.opened.append(store)
+        return store
+
+    def stored_bytes(self) -> bytes:
+        """Every byte of every file the backend left in its folder."""
+        return b"".join(path.read_bytes() for path in sorted(self.folder.rglob("*")) if path.is_file())
+
+
+def _memory_harness(folder: Path, clock: FakeClock) -> StoreHarness:
+    store = MemoryStore()
+    return StoreHarness("memory", folder, lambda: store)
+
+
+def _sqlite_harness(folder: Path, clock: FakeClock) -> StoreHarness:
+    return StoreHarness("sqlite", folder, lambda: SqliteStore(folder / "state.db", clock=clock))
+
+
+def _json_harness(folder: Path, clock: FakeClock) -> StoreHarness:
+    return StoreHarness("json", folder, lambda: JsonFileStore(folder / "state.json", clock=clock))
+
+
+def _resilient_harness(folder: Path, clock: FakeClock) -> StoreHarness:
+    def open_resilient() -> StateStore:
+        return ResilientStore(
+            SqliteStore(folder / "state.db", clock=clock),
+            lambda: JsonFileStore(folder / "state.db.json", clock=clock),
+            on_switch=lambda old, new, reason: pytest.fail(f"unexpected switch {old} -> {new}: {reason}"),
+            clock=clock,
+        )
+
+    return StoreHarness("resilient", folder, open_resilient)
+
+
+HARNESS_BUILDERS: dict[str, Callable[[Path, FakeClock], StoreHarness]] = {
+    "memory": _memory_harness,
+    "sqlite": _sqlite_harness,
+    "json": _json_harness,
+    "resilient": _resilient_harness,
+}
+PERSISTENT_BACKENDS = ("sqlite", "json", "resilient")
