@@ -11,6 +11,7 @@ from typing import TextIO
 from aiohttp import web
 
 from gemini_proxy.auth import AdminAuthenticator, ClientAuthenticator
+from gemini_proxy.background import BackgroundTasks, make_store, restore_pool
 from gemini_proxy.config import Settings
 from gemini_proxy.observability.logging import Redactor, build_logger
 from gemini_proxy.observability.middleware import access_middleware, add_request_id_header
@@ -59,6 +60,8 @@ def create_app(
         )
         await client.start()
         pool = build_pool(settings, clock=clock, rng=rng or random.Random(), log=log)
+        store = make_store(settings, clock=clock, log=log)
+        await restore_pool(pool, store, log)
         dispatcher = Dispatcher(
             client,
             pool,
@@ -81,8 +84,11 @@ def create_app(
             ),
             admin_auth=AdminAuthenticator(settings.auth.admin_token),
             clock=clock,
+            store=store,
         )
         app[SERVICES] = services
+        background = BackgroundTasks()
+        background.start(settings, pool, store, client, clock=clock, log=log)
         log.info(
             "proxy_started",
             keys=len(settings.keys),
@@ -93,8 +99,10 @@ def create_app(
         try:
             yield
         finally:
+            await background.close()
+            await store.close()
             await client.close()
-            log.info("proxy_stopped", streams_open=services.streams.active)
+            log.info("proxy_stopped", streams_open=services.streams.active, store=store.name)
 
     app.cleanup_ctx.append(lifespan)
     ops.add_routes(app)

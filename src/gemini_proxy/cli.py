@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -39,6 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--latency-ms", type=float, help="added latency per request")
     fake.add_argument("--chunk-delay-ms", type=float, help="delay between stream chunks")
     fake.add_argument("--stream-chunks", type=int, help="chunks per streamed answer")
+
+    state = commands.add_parser("state", help="the stored key state, without starting the server")
+    state_commands = state.add_subparsers(dest="state_command", required=True)
+    show = state_commands.add_parser("show", help="print the stored state of each key (masked)")
+    show.add_argument("--config", type=Path, help="YAML configuration (default: $GEMINI_PROXY_CONFIG)")
+    show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    reset = state_commands.add_parser("reset", help="clear the stored state of one key or all")
+    reset.add_argument("--config", type=Path, help="YAML configuration (default: $GEMINI_PROXY_CONFIG)")
+    reset.add_argument("--key", help="the key id to reset (default: every key)")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -137,6 +148,47 @@ def _fake_upstream(args: argparse.Namespace) -> None:
     serve_fake_upstream(config, args.host, args.port)
 
 
+def _state(args: argparse.Namespace) -> int:
+    from gemini_proxy.store.cli_ops import reset_state, show_state
+
+    settings = _load(args.config)
+    path = settings.state.path
+    if path is None:
+        print("gemini-proxy: state.path is null: the state lives in memory only", file=sys.stderr)
+        return 1
+    if args.state_command == "show":
+        rows = show_state(path)
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+        else:
+            _print_table(rows)
+        return 0
+    target = f"key {args.key}" if args.key else "every key"
+    if not args.yes:
+        answer = input(f"Clear the stored state of {target} in {path}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 1
+    reset_state(path, args.key)
+    print(f"cleared the stored state of {target}")
+    return 0
+
+
+def _print_table(rows: list[dict[str, object]]) -> None:
+    if not rows:
+        print("no stored state")
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(_cell(row.get(c)).ljust(widths[c]) for c in columns))
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -150,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _demo(args.port)
     elif args.command == "fake-upstream":
         _fake_upstream(args)
+    elif args.command == "state":
+        return _state(args)
     elif args.command == "config":
         settings = _load(args.path)
         print(

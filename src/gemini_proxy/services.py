@@ -13,6 +13,7 @@ from gemini_proxy.auth import AdminAuthenticator, ClientAuthenticator
 from gemini_proxy.config import Settings
 from gemini_proxy.keys.pool import KeyPool
 from gemini_proxy.observability.logging import Redactor
+from gemini_proxy.store.base import StateStore
 from gemini_proxy.upstream.client import UpstreamClient
 from gemini_proxy.upstream.dispatch import Dispatcher
 
@@ -49,7 +50,7 @@ class Services:
     admin_auth: AdminAuthenticator
     clock: Callable[[], float]
     streams: StreamCounter = field(default_factory=StreamCounter)
-    store: Any = None
+    store: StateStore | None = None
     metrics: Any = None
 
 

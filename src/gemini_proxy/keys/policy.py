@@ -36,6 +36,8 @@ class PoolPolicy:
     trial_timeout_s: float = 660.0
 
     def __post_init__(self) -> None:
+        # Accept the plain string from the settings ("round_robin"); refuse unknown names.
+        object.__setattr__(self, "strategy", Strategy(self.strategy))
         if not 0.0 <= self.min_health < 1.0:
             raise ValueError("min_health must be in [0, 1)")
         if self.max_retry_after_s <= 0:

@@ -51,6 +51,9 @@ from gemini_proxy.keys.state import Cooldown, KeyState
 from gemini_proxy.keys.views import KeyView, PoolSummary, build_view, summarize
 from gemini_proxy.store.records import AddedKeyRecord, PoolSnapshot
 
+# Probe outcomes that prove the upstream accepted the key.
+_KEY_ACCEPTED = frozenset({OutcomeKind.SUCCESS, OutcomeKind.RATE_LIMITED, OutcomeKind.CLIENT_ERROR})
+
 
 class UnknownKey(NotFound):
     """No key with this id is in the pool (404)."""
@@ -273,13 +276,14 @@ class KeyPool:
         return sorted(due)
 
     def record_probe(self, key_id: str, outcome: Outcome) -> None:
-        """A probe's result: an accepted key (success, or merely rate limited) is enabled,
-        anything else reschedules the next probe (further away if the key was rejected)."""
+        """A probe's result. A key the upstream accepted is enabled: success, a rate limit or a
+        client error (the request, not the key, was refused). A rejected key waits longer for
+        its next probe; a transient failure retries at the same distance."""
         state = self._keys.get(key_id)
         if state is None or not state.disabled or state.next_probe_at is None:
             return
         now = self._clock()
-        if outcome.kind is OutcomeKind.SUCCESS or outcome.kind is OutcomeKind.RATE_LIMITED:
+        if outcome.kind in _KEY_ACCEPTED:
             self._enable(state, "probe_ok")
             return
         if outcome.kind is OutcomeKind.KEY_REJECTED:

@@ -108,6 +108,7 @@ class Scheduler:
         *,
         max_models: int = 256,
     ) -> None:
+        strategy = Strategy(strategy)
         if strategy is Strategy.WEIGHTED and weight is None:
             raise ValueError("the weighted strategy needs a weight function")
         self._strategy = strategy

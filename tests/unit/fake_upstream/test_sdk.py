@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
-import aiohttp
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -13,23 +12,28 @@ from gemini_proxy.fake_upstream.runner import RunningFake
 from gemini_proxy.fake_upstream.scenario import Behavior, FakeConfig, Rule
 from tests.unit.fake_upstream.conftest import FakeStarter
 
-
-def make_client(url: str, session: aiohttp.ClientSession) -> genai.Client:
-    """A google-genai client (v1beta, key ``k1``) pointed at ``url``.
-
-    It is given our aiohttp session: the session the SDK would build subclasses
-    ``aiohttp.ClientSession``, which aiohttp deprecates with a warning (an error here).
-    """
-    options = {"base_url": url, "api_version": "v1beta", "aiohttp_client": session}
-    return genai.Client(api_key="k1", http_options=types.HttpOptions.model_validate(options))
+ClientFor = Callable[[RunningFake], genai.Client]
 
 
 @pytest.fixture
-async def client(fake: RunningFake, session: aiohttp.ClientSession) -> AsyncIterator[genai.Client]:
+async def client_for() -> AsyncIterator[ClientFor]:
+    """Make google-genai clients (v1beta, key ``k1``) for fakes; all are closed after the test."""
+    made: list[genai.Client] = []
+
+    def make(fake: RunningFake) -> genai.Client:
+        sdk = genai.Client(api_key="k1", http_options={"base_url": fake.url, "api_version": "v1beta"})
+        made.append(sdk)
+        return sdk
+
+    yield make
+    for sdk in made:
+        await sdk.aio.aclose()
+
+
+@pytest.fixture
+def client(fake: RunningFake, client_for: ClientFor) -> genai.Client:
     """A google-genai client pointed at the default fake."""
-    sdk = make_client(fake.url, session)
-    yield sdk
-    await sdk.aio.aclose()
+    return client_for(fake)
 
 
 class TestGoogleGenaiSdk:
@@ -92,26 +96,23 @@ class TestGoogleGenaiSdk:
         assert len(names) == 8
 
     async def test_error_is_raised_as_client_error(
-        self, start_fake: FakeStarter, session: aiohttp.ClientSession
+        self, start_fake: FakeStarter, client_for: ClientFor
     ) -> None:
         """A 429 body parses into the SDK's ClientError with code and status."""
         fake = await start_fake(FakeConfig(rules=(Rule(behavior=Behavior.RATE_MINUTE),)))
-        sdk = make_client(fake.url, session)
+        sdk = client_for(fake)
         with pytest.raises(errors.ClientError) as raised:
             await sdk.aio.models.generate_content(model="gemini-2.5-flash", contents="hi")
-        await sdk.aio.aclose()
         assert raised.value.code == 429
         assert raised.value.status == "RESOURCE_EXHAUSTED"
 
     async def test_error_written_into_a_stream_is_raised(
-        self, start_fake: FakeStarter, session: aiohttp.ClientSession
+        self, start_fake: FakeStarter, client_for: ClientFor
     ) -> None:
         """The SDK picks the raw error object out of the SSE body and raises ServerError."""
         fake = await start_fake(FakeConfig(rules=(Rule(behavior=Behavior.STREAM_ERROR),)))
-        sdk = make_client(fake.url, session)
+        sdk = client_for(fake)
         stream = await sdk.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="hi there")
         with pytest.raises(errors.ServerError) as raised:
-            async for _ in stream:
-                pass
-        await sdk.aio.aclose()
+            _ = [chunk async for chunk in stream]
         assert raised.value.code == 500

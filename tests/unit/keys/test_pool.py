@@ -300,12 +300,12 @@ class TestBreaker:
         clock.advance(2.0)
         trial = pool.acquire("flash")
         assert trial.is_trial
-        assert events[-1].kind is KeyEventKind.HALF_OPEN
+        assert events[-1] == KeyEvent(KeyEventKind.HALF_OPEN, trial.key_id, "flash", "trial")
         for model in ("flash", "flash", "pro"):
             with pytest.raises(NoKeyAvailable):
                 pool.acquire(model)
         pool.release(trial, SUCCESS, latency_s=0.2)
-        assert events[-1].kind is KeyEventKind.CLOSED
+        assert [event.kind for event in events[-2:]] == [KeyEventKind.HALF_OPEN, KeyEventKind.CLOSED]
         assert not pool.acquire("flash").is_trial
 
     def test_trial_failure_reopens_longer(self, pool_factory: PoolFactory, clock: FakeClock) -> None:

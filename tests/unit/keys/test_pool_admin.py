@@ -10,7 +10,9 @@ from gemini_proxy.errors import NoKeyAvailable
 from gemini_proxy.keys.events import KeyEvent, KeyEventKind
 from gemini_proxy.keys.model import KeySpec, key_id
 from gemini_proxy.keys.outcome import SUCCESS, Outcome, OutcomeKind
+from gemini_proxy.keys.policy import PoolPolicy
 from gemini_proxy.keys.pool import DuplicateKey, UnknownKey
+from gemini_proxy.keys.scheduler import Strategy
 
 from .conftest import T0, FakeClock, PoolFactory, secret
 
@@ -164,3 +166,20 @@ class TestEventsAndDirty:
         pool.disable(key_id(secret(0)))
         assert pool.dirty
         assert pool.version > version
+
+
+class TestPolicy:
+    """The pool policy accepts settings strings and refuses nonsense."""
+
+    def test_strategy_from_string(self) -> None:
+        """A strategy named by its settings string becomes the enum."""
+        assert PoolPolicy(strategy="least_used").strategy is Strategy.LEAST_USED  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [{"strategy": "fastest"}, {"min_health": 1.0}, {"failure_threshold": 0}, {"backoff_base_s": -1.0}],
+    )
+    def test_rejects(self, kwargs: dict[str, object]) -> None:
+        """Unknown strategies and invalid numbers raise ValueError."""
+        with pytest.raises(ValueError):  # noqa: PT011 - several validators, several messages
+            PoolPolicy(**kwargs)  # type: ignore[arg-type]

@@ -52,7 +52,16 @@ class TestProbeDueKeys:
             pytest.param(
                 Outcome(OutcomeKind.RATE_LIMITED, "bare_429"), True, KeyEventKind.ENABLED, id="429-accepted"
             ),
+            pytest.param(
+                Outcome(OutcomeKind.CLIENT_ERROR, "http_404"), True, KeyEventKind.ENABLED, id="404-accepted"
+            ),
             pytest.param(INVALID, False, KeyEventKind.PROBE_FAILED, id="still-invalid"),
+            pytest.param(
+                Outcome(OutcomeKind.TRANSIENT, "timeout"),
+                False,
+                KeyEventKind.PROBE_FAILED,
+                id="probe-timeout",
+            ),
             pytest.param(RuntimeError("boom"), False, KeyEventKind.PROBE_FAILED, id="probe-raised"),
         ],
     )
