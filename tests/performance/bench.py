@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,11 @@ def _proxy_config(upstream: str, port: int, state_dir: Path) -> Path:
         },
         "keys": [{"key": k} for k in KEYS],
         "state": {"path": str(state_dir / "state.db"), "flush_interval_s": 5},
-        "logging": {"level": "info", "format": "json"},
+        "logging": {
+            "level": "info",
+            "format": "json",
+            "access_log": os.environ.get("BENCH_ACCESS_LOG", "1") == "1",
+        },
     }
     path = state_dir / "proxy.yaml"
     path.write_text(json.dumps(config))

@@ -38,7 +38,7 @@ from gemini_proxy.keys.outcome import Outcome, OutcomeKind
 from gemini_proxy.keys.pacific import PacificDays
 from gemini_proxy.keys.policy import PoolPolicy
 from gemini_proxy.keys.registry import KeyRegistry
-from gemini_proxy.keys.scheduler import Scheduler
+from gemini_proxy.keys.scheduler import Gate, Scheduler
 from gemini_proxy.keys.snapshot import (
     export_added_key,
     export_cooldowns,
@@ -48,7 +48,7 @@ from gemini_proxy.keys.snapshot import (
     restore_key_state,
 )
 from gemini_proxy.keys.state import Cooldown, KeyState
-from gemini_proxy.keys.views import KeyView, PoolSummary, build_view, summarize
+from gemini_proxy.keys.views import KeyStatus, KeyView, PoolSummary, build_view, key_status, summarize
 from gemini_proxy.store.records import AddedKeyRecord, PoolSnapshot
 
 # Probe outcomes that prove the upstream accepted the key.
@@ -470,3 +470,144 @@ class KeyPool:
 
     def _changed(self) -> None:
         self._version += 1
+
+    # -- observability and reconfiguration (metrics, admin API, config reload) -------
+
+    def key_statuses(self) -> list[tuple[str, KeyStatus, float]]:
+        """``(key_id, status, health)`` of every key now, in pool order (cheap: for metric scrapes)."""
+        now = self._clock()
+        health = self._policy.health
+        return [
+            (state.key_id, key_status(state, now), state.health.score(health, now)) for state in self._keys
+        ]
+
+    def cooling_counts(self) -> dict[str, int]:
+        """How many keys are cooling now, by model."""
+        now = self._clock()
+        counts: dict[str, int] = {}
+        for state in self._keys:
+            if not state.cooldowns:
+                continue
+            for model in state.active_cooldowns(now):
+                counts[model] = counts.get(model, 0) + 1
+        return counts
+
+    def availability(self, model: str) -> tuple[int, int]:
+        """``(keys that can serve model now, keys cooling for it)``; a low-health key counts as able."""
+        now = self._clock()
+        available = cooling = 0
+        for state in self._keys:
+            gate, _ = self._keys.gate(state.key_id, model, now)
+            if gate is Gate.READY or gate is Gate.FALLBACK:
+                available += 1
+            if state.cooling_until(model, now) is not None:
+                cooling += 1
+        return available, cooling
+
+    def next_recovery(self) -> float | None:
+        """The earliest time a key that is not disabled stops cooling (for some model) or its
+        breaker opens for a trial; ``None`` when nothing is waiting to recover."""
+        now = self._clock()
+        earliest: float | None = None
+        for state in self._keys:
+            if state.disabled:
+                continue
+            times = [cooldown.until for cooldown in state.active_cooldowns(now).values()]
+            if state.breaker.phase is BreakerPhase.OPEN and state.breaker.open_until is not None:
+                times.append(state.breaker.open_until)
+            for until in times:
+                if until > now and (earliest is None or until < earliest):
+                    earliest = until
+        return earliest
+
+    def probe_secret(self, key_id: str) -> str:
+        """The raw key of ``key_id``, to send an on-demand probe upstream (admin, CLI)."""
+        return self._get(key_id).spec.secret
+
+    def apply_probe(self, key_id: str, outcome: Outcome) -> None:
+        """The result of an on-demand probe (admin API).
+
+        A disabled key waiting for its scheduled re-test takes it as that re-test
+        (``record_probe``). Otherwise a failed probe is reported as ``PROBE_FAILED`` and kept
+        as the key's last error, and a key the upstream rejects is disabled (and re-tested on
+        the probe schedule). A key an admin disabled stays disabled whatever the result.
+        """
+        state = self._get(key_id)
+        if state.disabled and state.next_probe_at is not None:
+            self.record_probe(key_id, outcome)
+            return
+        if outcome.kind in (OutcomeKind.SUCCESS, OutcomeKind.RATE_LIMITED, OutcomeKind.CLIENT_ERROR):
+            return
+        now = self._clock()
+        state.last_error = outcome.reason
+        state.last_error_at = now
+        self._emit(KeyEventKind.PROBE_FAILED, state, None, outcome.reason)
+        if outcome.kind is OutcomeKind.KEY_REJECTED:
+            self._disable(state, outcome.reason, now, probe=True)
+        self._changed()
+
+    def reconfigure(self, specs: Iterable[KeySpec]) -> tuple[list[str], list[str], list[str]]:
+        """Make the configured keys ``specs``; returns the ids ``(added, removed, changed)``.
+
+        New keys join fresh. Configured keys no longer listed leave (keys added through the
+        admin API stay). A listed key whose name, project, weight or limits changed keeps its
+        state (disable, breaker, health, cooldowns, counters, usage) under the new spec;
+        unchanged keys are not touched at all.
+        """
+        wanted: dict[str, KeySpec] = {}
+        for spec in specs:
+            wanted.setdefault(spec.key_id, spec)
+        removed = [
+            state.key_id for state in self._keys if state.added_at is None and state.key_id not in wanted
+        ]
+        for gone in removed:
+            self.remove(gone)
+        added: list[str] = []
+        changed: list[str] = []
+        for wanted_id, spec in wanted.items():
+            state = self._keys.get(wanted_id)
+            if state is None:
+                self._emit(KeyEventKind.ADDED, self._insert(spec, added_at=None), None, "config")
+                added.append(wanted_id)
+            elif state.spec != spec:
+                self._respec(state, spec)
+                changed.append(wanted_id)
+        if added or changed:
+            self._changed()
+        return added, removed, changed
+
+    def _respec(self, old: KeyState, spec: KeySpec) -> None:
+        """Put ``spec`` under a key's live state (its id is unchanged: same secret)."""
+        now = self._clock()
+        self._keys.delete(old.key_id)
+        new = self._keys.insert(spec, added_at=old.added_at)
+        for name in (
+            "breaker",
+            "health",
+            "disabled",
+            "disabled_reason",
+            "disabled_at",
+            "next_probe_at",
+            "probe_failures",
+            "cooldowns",
+            "rate_limit_streak",
+            "requests",
+            "failures",
+            "outcome_counts",
+            "last_error",
+            "last_error_at",
+            "in_flight",
+            "updated_at",
+        ):
+            setattr(new, name, getattr(old, name))
+        if new.disabled:
+            self._keys.disabled.add(new.key_id)
+        for model, window in old.usage.items():
+            if window is None:
+                continue
+            records = window.export(old.key_id, model, now)
+            replacement = self._keys.usage(new, model)
+            if replacement is not None:
+                for record in records:
+                    replacement.restore(record, now)
+        self._scheduler.wake(new.key_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -31,6 +32,10 @@ def mask_secret(secret: str) -> str:
     return f"{secret[:4]}...{secret[-4:]}"
 
 
+def _mask_match(match: re.Match[str]) -> str:
+    return mask_secret(match.group(0))
+
+
 class Redactor:
     """Replaces known secrets and Gemini-key-shaped strings inside any text."""
 
@@ -49,14 +54,19 @@ class Redactor:
                 self._irregular.append(secret)
 
     def redact(self, text: str) -> str:
-        if self._exact:
-            text = _TOKEN.sub(
-                lambda m: mask_secret(m.group(0)) if m.group(0) in self._exact else m.group(0), text
-            )
+        # Fast path first: one C-level scan to see whether any piece is a known secret.
+        if self._exact and not self._exact.isdisjoint(_TOKEN.findall(text)):
+            text = _TOKEN.sub(self._mask_known, text)
         for secret in self._irregular:
             if secret in text:
                 text = text.replace(secret, mask_secret(secret))
-        return _GEMINI_KEY.sub(lambda m: mask_secret(m.group(0)), text)
+        if "AIza" in text:
+            text = _GEMINI_KEY.sub(_mask_match, text)
+        return text
+
+    def _mask_known(self, match: re.Match[str]) -> str:
+        piece = match.group(0)
+        return mask_secret(piece) if piece in self._exact else piece
 
     def redact_value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -70,7 +80,31 @@ class Redactor:
         return value
 
     def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
-        return {k: self.redact_value(v) for k, v in event.items()}
+        for name, value in event.items():
+            if isinstance(value, str):
+                event[name] = self.redact(value)
+            elif value is not None and not isinstance(value, int | float):
+                event[name] = self.redact_value(value)
+        return event
+
+
+class _Timestamper:
+    """ISO-8601 UTC timestamps with milliseconds; the second-level prefix is cached."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        return event
 
 
 def _render_json(logger: WrappedLogger, method: str, event: EventDict) -> str:
@@ -88,7 +122,7 @@ def build_logger(
     processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Timestamper(),
         structlog.processors.format_exc_info,
         redactor,
         _render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False),

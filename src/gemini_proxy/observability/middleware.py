@@ -3,9 +3,10 @@ one access log event per request."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
-import uuid
 
 import structlog
 from aiohttp import web
@@ -18,6 +19,9 @@ from gemini_proxy.upstream.trace import CallTrace
 
 REQUEST_ID = web.RequestKey("request_id", str)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# Request ids: a random per-process prefix and a counter: unique, and cheaper than uuid4.
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
 _OPENAI_PATHS = ("/v1/chat/", "/v1/embeddings", "/chat/", "/embeddings", "/v1beta/openai/")
 
 
@@ -51,7 +55,9 @@ async def add_request_id_header(request: web.Request, response: web.StreamRespon
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind the request id, turn errors into API-shaped responses, log one access event."""
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id = (
+        incoming if incoming and _VALID_REQUEST_ID.match(incoming) else f"{_ID_PREFIX}-{next(_ID_COUNTER):x}"
+    )
     request[REQUEST_ID] = request_id
     trace = CallTrace(surface=_surface_for_path(request))
     request[TRACE] = trace

@@ -61,8 +61,10 @@ async def relay_stream(request: web.Request, relay: StreamRelay) -> web.StreamRe
     error: BaseException | None = None
     try:
         await response.prepare(request)
-        async for chunk in relay.chunks():
+        chunk = relay.first_chunk
+        while chunk:
             await response.write(chunk)
+            chunk = await relay.next_chunk()
     except UpstreamError as exc:
         error = exc
     except (ConnectionResetError, asyncio.CancelledError) as exc:

@@ -6,6 +6,7 @@ stream chunk; only the packaging differs (``chat_response`` vs ``chat_stream``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,16 @@ def rendered_part_text(part: dict[str, Any]) -> str | None:
     return None
 
 
+def _arguments_json(args: Any) -> str:
+    """``args`` as compact JSON (``{}`` when absent), as OpenAI's ``arguments`` string."""
+    if args is None:
+        return "{}"
+    try:
+        return orjson.dumps(args).decode()
+    except TypeError:  # integers beyond 64 bits when the body was parsed by another JSON library
+        return json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+
+
 def prompt_block_message(response: dict[str, Any]) -> str | None:
     """The explanation for a prompt Gemini refused to answer (F#24), or ``None`` if it was not blocked."""
     feedback = response.get("promptFeedback")
@@ -113,7 +124,7 @@ class ToolCallMaker:
         tool_call: dict[str, Any] = {
             "id": call_id,
             "type": "function",
-            "function": {"name": name, "arguments": orjson.dumps(args if args is not None else {}).decode()},
+            "function": {"name": name, "arguments": _arguments_json(args)},
         }
         if signature is not None:
             tool_call["extra_content"] = {"google": {"thought_signature": signature}}

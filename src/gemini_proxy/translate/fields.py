@@ -13,6 +13,9 @@ from typing import Any
 
 from gemini_proxy.errors import InvalidRequest
 
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
 
 def join_param(where: str, key: str) -> str:
     """The dotted path of ``key`` inside the object at ``where``."""
@@ -98,6 +101,9 @@ def optional_int(
             raise wrong_type(join_param(where, key), "an integer", value)
         value = int(value)
     _check_bounds(where, key, value, minimum, maximum)
+    if not _INT64_MIN <= value <= _INT64_MAX:  # could not even be serialised for the upstream
+        param = join_param(where, key)
+        raise invalid_value(param, f"Invalid value for '{param}': {value} is too large.")
     return value
 
 

@@ -45,7 +45,26 @@ _TYPE_KEYWORDS = {
     "object": ("properties", "required", "propertyOrdering", "minProperties", "maxProperties"),
 }
 _SPECIFIC_KEYWORDS = frozenset(k for keys in _TYPE_KEYWORDS.values() for k in keys)
-_INT_KEYWORDS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+_INT_KEYWORDS = frozenset(
+    {"minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"}
+)
+_TEXT_KEYWORDS = frozenset({"description", "title", "pattern"})
+_PLAIN_TYPES = frozenset({"string", "number", "integer", "boolean"})
+_PLAIN_KEYWORDS = frozenset(
+    {
+        "type",
+        "description",
+        "title",
+        "pattern",
+        "enum",
+        "format",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+    }
+)
+_BOUND_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
 _CYCLE = {"type": "object"}
 
 
@@ -78,6 +97,8 @@ class _SchemaCleaner:
             return {}
         if not isinstance(node, dict):
             raise wrong_type(where, "a JSON Schema object", node)
+        if is_plain_leaf(node):
+            return node
         if "$ref" in node:
             resolved, refs = self._deref(node, refs, where)
             if resolved is None:
@@ -166,17 +187,17 @@ class _SchemaCleaner:
                 types = ["object"]
             elif "items" in node or "prefixItems" in node:
                 types = ["array"]
-        for key in ("description", "title", "pattern"):
-            value = node.get(key)
-            if isinstance(value, str):
+        for key, value in node.items():  # one pass over what is there, not a lookup per keyword
+            if key in _TEXT_KEYWORDS:
+                if isinstance(value, str):
+                    out[key] = value
+            elif key in _INT_KEYWORDS:
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    out[key] = value
+            elif key == "example":
                 out[key] = value
-        if "example" in node:
-            out["example"] = node["example"]
-        for key in _INT_KEYWORDS:
-            value = node.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                out[key] = value
-        _copy_bounds(node, types, out)
+        if not _BOUND_KEYWORDS.isdisjoint(node):
+            _copy_bounds(node, types, out)
         fmt = node.get("format")
         if isinstance(fmt, str):
             if any(fmt in _FORMATS.get(t, ()) for t in types):
@@ -254,6 +275,35 @@ class _SchemaCleaner:
         return nullable
 
 
+def is_plain_leaf(node: dict[str, Any]) -> bool:
+    """Whether a node is a scalar schema already inside Gemini's subset (cleaning returns it as is).
+
+    The common leaf (``{"type": "string", "description": ...}``) skips the general
+    path; a property test pins that both paths agree.
+    """
+    kind = node.get("type")
+    if not isinstance(kind, str) or kind not in _PLAIN_TYPES or not _PLAIN_KEYWORDS.issuperset(node):
+        return False
+    for key, value in node.items():
+        if key in _TEXT_KEYWORDS:
+            if not isinstance(value, str):
+                return False
+        elif key in _INT_KEYWORDS:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                return False
+        elif key == "enum":
+            if kind != "string" or not value or not isinstance(value, list):
+                return False
+            if not all(isinstance(item, str) for item in value):
+                return False
+        elif key == "format":
+            if not isinstance(value, str) or value not in _FORMATS.get(kind, ()):
+                return False
+        elif key in ("minimum", "maximum") and _number(value) is None:
+            return False
+    return True
+
+
 def _merge_into(merged: dict[str, Any], member: dict[str, Any]) -> None:
     for key, value in member.items():
         if key == "properties" and isinstance(value, dict):
@@ -299,10 +349,17 @@ def _apply_enum(
         if strings:
             out["enum"] = strings
             return types, nullable
-    notes.append("Allowed values: " + ", ".join(orjson.dumps(v).decode() for v in values) + ".")
+    notes.append("Allowed values: " + ", ".join(_json_text(v) for v in values) + ".")
     if not types:
         types = list(dict.fromkeys(_json_type(v) for v in values))
     return types, nullable
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits (not from orjson-parsed bodies, but possible)
+        return str(value)
 
 
 def _json_type(value: Any) -> str:
@@ -345,7 +402,8 @@ def _number(value: Any) -> float | int | None:
 def _finish_types(out: dict[str, Any], types: list[str]) -> dict[str, Any]:
     """Set ``type``; several types become an ``anyOf`` of one-type schemas."""
     if len(types) == 1:
-        return {"type": types[0], **out}
+        out["type"] = types[0]
+        return out
     if not types or "anyOf" in out:
         return out
     shared = {k: v for k, v in out.items() if k not in _SPECIFIC_KEYWORDS}

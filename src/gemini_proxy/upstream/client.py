@@ -6,7 +6,7 @@ nothing above this module sees the HTTP library's exceptions.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -70,18 +70,10 @@ class UpstreamResponse:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _map_error(exc) from exc
 
-    async def first_chunk(self) -> bytes:
-        """The first non-empty piece of the body (b"" when the body is empty)."""
+    async def next_chunk(self) -> bytes:
+        """The next piece of the body as it arrives; b"" at its end."""
         try:
             return await self._response.content.readany()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _map_error(exc) from exc
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The rest of the body, as it arrives."""
-        try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _map_error(exc) from exc
 
@@ -106,7 +98,10 @@ class UpstreamClient:
         max_connections: int = 0,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(
+        # A whole non-streamed call must finish within request_timeout_s (one timer); a
+        # stream may run longer, but never goes request_timeout_s without a byte.
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s, connect=connect_timeout_s)
+        self._stream_timeout = aiohttp.ClientTimeout(
             total=None, connect=connect_timeout_s, sock_read=request_timeout_s
         )
         self._connector_limit = max_connections
@@ -150,6 +145,7 @@ class UpstreamClient:
                 data=request.body,
                 headers=headers,
                 allow_redirects=False,
+                timeout=self._stream_timeout if request.stream else self._timeout,
                 skip_auto_headers=("Content-Type",) if request.body is None else (),
             )
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -8,7 +8,7 @@ non-streamed call commits when its body is read, a stream at its first upstream 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -84,18 +84,22 @@ class StreamRelay:
         self._first = first_chunk
         self._trace = trace
         self._started = started
-        self._tail = first_chunk[-_TAIL_BYTES:]
+        self._previous = b""
+        self._last = first_chunk
         self._finished = False
         self.status = response.status
         self.content_type = response.content_type
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The upstream bytes as they arrive; raises ``UpstreamError`` if the stream breaks."""
-        yield self._first
-        async for chunk in self._response.chunks():
-            tail = self._tail + chunk
-            self._tail = tail[-_TAIL_BYTES:] if len(tail) > _TAIL_BYTES else tail
-            yield chunk
+    @property
+    def first_chunk(self) -> bytes:
+        return self._first
+
+    async def next_chunk(self) -> bytes:
+        """The next upstream bytes (b"" at the end); raises ``UpstreamError`` if the stream breaks."""
+        chunk = await self._response.next_chunk()
+        if chunk:
+            self._previous, self._last = self._last, chunk
+        return chunk
 
     def finish(self, error: BaseException | None = None) -> None:
         """Report the stream's end to the pool: completed, broken upstream, or abandoned."""
@@ -103,7 +107,7 @@ class StreamRelay:
             return
         self._finished = True
         if error is None:
-            usage = usage_from_stream_tail(self._tail)
+            usage = usage_from_stream_tail(self._previous[-_TAIL_BYTES:] + self._last)
             self._response.release()
             self._dispatcher.settle(self._lease, self._model, SUCCESS, self._started, usage, self._trace)
         elif isinstance(error, UpstreamError):
@@ -205,7 +209,7 @@ class Dispatcher:
                 trace.upstream_status = response.status
                 if 200 <= response.status < 300:
                     if request.stream:
-                        first = await response.first_chunk()
+                        first = await response.next_chunk()
                         if first:
                             return StreamRelay(self, response, lease, model, first, trace, started)
                         response.close()

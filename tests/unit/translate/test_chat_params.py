@@ -44,7 +44,7 @@ class TestGenerationConfig:
     def test_parameters_map(
         self, translate: Translate, fields: dict[str, Any], config: dict[str, Any]
     ) -> None:
-        """D.1: each OpenAI parameter lands in its generationConfig field; defaults and dropped ones add nothing."""
+        """D.1, F#14, F#22: each parameter lands in its generationConfig field (n -> candidateCount); defaults and dropped ones add nothing."""
         assert translate(**fields).payload.get("generationConfig", {}) == config
 
     @pytest.mark.parametrize(
@@ -109,6 +109,8 @@ class TestGenerationConfig:
             ({"n": 1.5}, "n"),
             ({"max_tokens": 0}, "max_tokens"),
             ({"max_completion_tokens": "many"}, "max_completion_tokens"),
+            ({"max_completion_tokens": 1e300}, "max_completion_tokens"),
+            ({"seed": 2**64}, "seed"),
             ({"presence_penalty": 3}, "presence_penalty"),
             ({"seed": "x"}, "seed"),
             ({"stop": 5}, "stop"),

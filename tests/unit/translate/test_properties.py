@@ -312,9 +312,11 @@ class TestRequestProperties:
         mutated = replaced(body, path, data.draw(json_values))
         error: InvalidRequest | None = None
         try:
-            chat_to_gemini(mutated, OPTIONS, SignatureCache(), 0.0)
+            call = chat_to_gemini(mutated, OPTIONS, SignatureCache(), 0.0)
         except InvalidRequest as raised:
             error = raised
+        else:
+            orjson.dumps(call.payload)
         if error is not None:
             assert error.status == 400
             assert error.message

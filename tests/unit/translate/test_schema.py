@@ -5,10 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gemini_proxy.errors import InvalidRequest
 from gemini_proxy.translate.function_names import FunctionNames, sanitise_function_name
-from gemini_proxy.translate.schema import clean_schema, schema_has_properties
+from gemini_proxy.translate.schema import _SchemaCleaner, clean_schema, is_plain_leaf, schema_has_properties
+
+leaf_values = {
+    "type": st.sampled_from(["string", "integer", "number", "boolean", "STRING", "object", ["string"]]),
+    "description": st.one_of(st.text(max_size=5), st.integers()),
+    "title": st.text(max_size=5),
+    "pattern": st.one_of(st.text(max_size=5), st.none()),
+    "enum": st.one_of(
+        st.lists(st.text(max_size=3), max_size=3), st.lists(st.integers(), max_size=2), st.just("x")
+    ),
+    "format": st.sampled_from(["date-time", "enum", "int64", "double", "email", 5]),
+    "minimum": st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=2), st.booleans()),
+    "maximum": st.one_of(st.integers(), st.floats(allow_nan=False)),
+    "minLength": st.one_of(st.integers(min_value=-2, max_value=5), st.floats(allow_nan=False)),
+    "maxLength": st.integers(min_value=0, max_value=5),
+}
+leaves = st.fixed_dictionaries(
+    {"type": leaf_values["type"]}, optional={k: v for k, v in leaf_values.items() if k != "type"}
+)
 
 
 class TestRefs:
@@ -427,6 +447,35 @@ class TestObjects:
         snapshot = repr(schema)
         clean_schema(schema)
         assert repr(schema) == snapshot
+
+
+class TestPlainLeafFastPath:
+    """The fast path for plain scalar leaves agrees with the general cleaner."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(leaves)
+    def test_fast_path_agrees_with_general_path(self, node: dict[str, Any]) -> None:
+        """Whenever a leaf takes the fast path, the general path would have produced the same schema."""
+        general = _SchemaCleaner(node, "p")._clean_keywords(node, ("#",), 0, "p")
+        if is_plain_leaf(node):
+            assert general == node
+        assert clean_schema(node) == general
+
+    @pytest.mark.parametrize(
+        ("node", "plain"),
+        [
+            ({"type": "string", "description": "d"}, True),
+            ({"type": "string", "enum": ["a"]}, True),
+            ({"type": "integer", "minimum": 1, "format": "int32"}, True),
+            ({"type": "string", "format": "email"}, False),
+            ({"type": "integer", "enum": [1]}, False),
+            ({"type": "object"}, False),
+            ({"type": "string", "default": "x"}, False),
+        ],
+    )
+    def test_plain_leaf_examples(self, node: dict[str, Any], plain: bool) -> None:
+        """Only leaves with nothing to rewrite count as plain."""
+        assert is_plain_leaf(node) is plain
 
 
 class TestFunctionNames:
