@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TextIO
 
 from aiohttp import web
@@ -13,13 +14,21 @@ from aiohttp import web
 from gemini_proxy.auth import AdminAuthenticator, ClientAuthenticator
 from gemini_proxy.background import BackgroundTasks, make_store, restore_pool
 from gemini_proxy.config import Settings
+from gemini_proxy.observability.activity import RecentActivity
+from gemini_proxy.observability.fanout import DispatchFanOut, key_event_fanout
 from gemini_proxy.observability.logging import Redactor, build_logger
+from gemini_proxy.observability.metrics import Metrics
 from gemini_proxy.observability.middleware import access_middleware, add_request_id_header
 from gemini_proxy.pool_factory import build_pool
-from gemini_proxy.routes import gemini, ops
+from gemini_proxy.reload import ConfigReloader
+from gemini_proxy.routes import admin, gemini, ops
+from gemini_proxy.routes import metrics as metrics_route
+from gemini_proxy.routes import openai as openai_routes
+from gemini_proxy.routes.openai_common import translate_options_for
 from gemini_proxy.services import SERVICES, SETTINGS, Services
 from gemini_proxy.upstream.client import UpstreamClient
 from gemini_proxy.upstream.dispatch import Dispatcher
+from gemini_proxy.upstream.models_cache import ModelsCache
 
 LOG_STREAM = web.AppKey("log_stream", object)
 
@@ -38,8 +47,13 @@ def create_app(
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
     log_stream: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> web.Application:
-    """A fresh application for ``settings``; nothing is built until it starts."""
+    """A fresh application for ``settings``; nothing is built until it starts.
+
+    ``environ`` is the environment captured at start, for ``${VAR}`` expansion when an
+    admin reloads the configuration file (none given: variables must have defaults).
+    """
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
         middlewares=[access_middleware],
@@ -59,8 +73,18 @@ def create_app(
             max_connections=settings.upstream.max_connections,
         )
         await client.start()
-        pool = build_pool(settings, clock=clock, rng=rng or random.Random(), log=log)
-        store = make_store(settings, clock=clock, log=log)
+        metrics = Metrics() if settings.metrics.enabled else None
+        activity = RecentActivity(clock=clock)
+        pool = build_pool(
+            settings,
+            clock=clock,
+            rng=rng or random.Random(),
+            log=log,
+            on_event=key_event_fanout([activity.key_event, *([metrics.key_event] if metrics else [])]),
+        )
+        store = make_store(
+            settings, clock=clock, log=log, on_switch=metrics.store_switched if metrics else None
+        )
         await restore_pool(pool, store, log)
         dispatcher = Dispatcher(
             client,
@@ -70,6 +94,7 @@ def create_app(
             or settings.upstream.request_timeout_s * settings.pool.max_attempts,
             wait_for_key_s=settings.pool.wait_for_key_s,
             clock=clock,
+            observer=DispatchFanOut([metrics, activity]) if metrics else activity,
         )
         services = Services(
             settings=settings,
@@ -85,10 +110,29 @@ def create_app(
             admin_auth=AdminAuthenticator(settings.auth.admin_token),
             clock=clock,
             store=store,
+            metrics=metrics,
+            activity=activity,
+            reloader=ConfigReloader(environ or {}),
+            translate_options=translate_options_for(settings),
+            models_cache=ModelsCache(clock=clock),
         )
         app[SERVICES] = services
+        if metrics is not None:
+            metrics.watch(pool, store)
+            services.streams.on_change = metrics.streams_changed
         background = BackgroundTasks()
-        background.start(settings, pool, store, client, clock=clock, log=log)
+        background.start(
+            settings,
+            pool,
+            store,
+            client,
+            clock=clock,
+            log=log,
+            on_flush_error=(lambda exc: metrics.store_error("flush")) if metrics else None,
+        )
+        # Everything built so far lives as long as the process: keep the garbage
+        # collector from scanning it again and again under load.
+        gc.freeze()
         log.info(
             "proxy_started",
             keys=len(settings.keys),
@@ -102,10 +146,15 @@ def create_app(
             await background.close()
             await store.close()
             await client.close()
+            await services.media_fetcher.close()
             log.info("proxy_stopped", streams_open=services.streams.active, store=store.name)
 
     app.cleanup_ctx.append(lifespan)
     ops.add_routes(app)
+    if settings.metrics.enabled:
+        metrics_route.add_routes(app)
+    admin.add_routes(app)
+    openai_routes.add_routes(app)  # before the native catch-all, which would take its paths
     app.router.add_route("*", "/v1beta/{tail:.*}", gemini.handle_native)
     app.router.add_route("*", "/v1/{tail:.*}", gemini.handle_native)
     return app

@@ -106,9 +106,12 @@ class BackgroundTasks:
         *,
         clock: Callable[[], float],
         log: FilteringBoundLogger,
+        on_flush_error: Callable[[Exception], None] | None = None,
     ) -> None:
         def flush_failed(exc: Exception) -> None:
             log.error("state_flush_failed", error=str(exc), store=store.name)
+            if on_flush_error is not None:
+                on_flush_error(exc)
 
         self.tasks.append(
             asyncio.create_task(

@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--key", help="the key id to reset (default: every key)")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    keys = commands.add_parser("keys", help="key tools")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_check = keys_commands.add_parser(
+        "check", help="probe every configured key against the upstream (no generation quota used)"
+    )
+    keys_check.add_argument("--config", type=Path, help="YAML configuration (default: $GEMINI_PROXY_CONFIG)")
+
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate a configuration file without serving")
@@ -69,7 +76,7 @@ def _load(path: Path | None) -> Settings:
 def _serve(settings: Settings, host: str, port: int) -> None:
     from gemini_proxy.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, environ=dict(os.environ))
     print(f"gemini-proxy listening on http://{host}:{port}", flush=True)
     web.run_app(
         app,
@@ -204,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fake_upstream(args)
     elif args.command == "state":
         return _state(args)
+    elif args.command == "keys":
+        from gemini_proxy.keys_check import run_keys_check
+
+        return run_keys_check(_load(args.config))
     elif args.command == "config":
         settings = _load(args.path)
         print(

@@ -55,6 +55,9 @@ class KeySettings(_Frozen):
     def _no_whitespace(cls, value: str) -> str:
         if value != value.strip() or any(ch.isspace() for ch in value):
             raise ValueError("a key must not contain whitespace")
+        if not (value.isascii() and value.isprintable()):
+            # It is sent as an HTTP header value: anything else could never work.
+            raise ValueError("a key must be printable ASCII")
         return value
 
 

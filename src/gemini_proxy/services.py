@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 from structlog.typing import FilteringBoundLogger
@@ -12,10 +13,16 @@ from structlog.typing import FilteringBoundLogger
 from gemini_proxy.auth import AdminAuthenticator, ClientAuthenticator
 from gemini_proxy.config import Settings
 from gemini_proxy.keys.pool import KeyPool
+from gemini_proxy.observability.activity import RecentActivity
 from gemini_proxy.observability.logging import Redactor
+from gemini_proxy.observability.metrics import Metrics
+from gemini_proxy.reload import ConfigReloader
 from gemini_proxy.store.base import StateStore
+from gemini_proxy.translate import IdSource, SignatureCache, TranslateOptions, random_id_source
 from gemini_proxy.upstream.client import UpstreamClient
 from gemini_proxy.upstream.dispatch import Dispatcher
+from gemini_proxy.upstream.media import RemoteMediaFetcher
+from gemini_proxy.upstream.models_cache import ModelsCache
 
 
 @dataclass(slots=True)
@@ -38,7 +45,11 @@ class StreamCounter:
 
 @dataclass(slots=True)
 class Services:
-    """Everything a handler may use; built once per app in the lifespan."""
+    """Everything a handler may use; built once per app in the lifespan.
+
+    ``settings``, ``client_auth`` and ``admin_auth`` are replaced by a configuration
+    reload (``gemini_proxy.reload``): read them from here per request, never keep them.
+    """
 
     settings: Settings
     log: FilteringBoundLogger
@@ -51,7 +62,19 @@ class Services:
     clock: Callable[[], float]
     streams: StreamCounter = field(default_factory=StreamCounter)
     store: StateStore | None = None
-    metrics: Any = None
+    metrics: Metrics | None = None
+    # Recent errors per key and the models in use (admin API); fed by the dispatch loop.
+    activity: RecentActivity = field(default_factory=lambda: RecentActivity(clock=time.time))
+    # Re-reads the configuration file (POST /admin/reload); None: reload is not offered.
+    reloader: ConfigReloader | None = None
+    # The OpenAI-compatible API: translation settings, thought signatures kept between
+    # a tool call and its follow-up, ids for completions and tool calls, the upstream's
+    # model list, and the remote image fetcher (used only when openai.fetch_remote_media).
+    translate_options: TranslateOptions = field(default_factory=TranslateOptions)
+    signatures: SignatureCache = field(default_factory=SignatureCache)
+    new_id: IdSource = field(default_factory=lambda: random_id_source(random.Random()))
+    models_cache: ModelsCache = field(default_factory=lambda: ModelsCache(clock=time.time))
+    media_fetcher: RemoteMediaFetcher = field(default_factory=RemoteMediaFetcher)
 
 
 SETTINGS = web.AppKey("settings", Settings)

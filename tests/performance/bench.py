@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,19 +162,27 @@ async def run(
                     ]
                 for _, child, url in targets:  # warm-up
                     await _measure(child, url, workload, min(300, requests), concurrency)
-                best: dict[str, dict[str, float | str | None]] = {}
+                runs: dict[str, list[dict[str, float | str | None]]] = {label: [] for label, _, _ in targets}
                 for _ in range(repeats):
                     for label, child, url in targets:
                         stats, cpu = await _measure(child, url, workload, requests, concurrency)
-                        row = _row(label, stats, cpu)
-                        previous = best.get(label)
-                        if previous is None or float(row["rps"] or 0) > float(previous["rps"] or 0):
-                            best[label] = row
+                        runs[label].append(_row(label, stats, cpu))
+                best = {label: _median_row(rows) for label, rows in runs.items()}
                 results.append({"workload": workload.name, "rows": list(best.values())})
         finally:
             for child in (proxy, relay, fake):
                 child.stop()
     return results
+
+
+def _median_row(rows: list[dict[str, float | str | None]]) -> dict[str, float | str | None]:
+    """Each figure's median over the repeats (the repeats alternate between targets)."""
+    merged: dict[str, float | str | None] = dict(rows[0])
+    for field in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "ok", "requests"):
+        values = sorted(float(r[field]) for r in rows if r[field] is not None)
+        if values:
+            merged[field] = round(statistics.median(values), 3)
+    return merged
 
 
 def _ratios(results: list[dict[str, object]]) -> list[str]:
@@ -215,7 +224,7 @@ def main() -> None:
             cpu = "-" if row["cpu_ms_per_req"] is None else f"{row['cpu_ms_per_req']:.3f}"
             print(
                 f"{result['workload']:22s} {row['target']:11s} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
-                f"{row['p99_ms']:8.2f} {cpu:>11s} {row['ok']:6d}"
+                f"{row['p99_ms']:8.2f} {cpu:>11s} {int(row['ok']):6d}"
             )
     for line in _ratios(results):
         print(line)

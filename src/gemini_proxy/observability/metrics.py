@@ -80,7 +80,10 @@ class Metrics:
         self._reason = LabelCap(MAX_REASON_LABELS)
 
         self._requests = self._add(
-            Counter, "requests", "Client requests, by surface, model and status.", ["surface", "model", "status"]
+            Counter,
+            "requests",
+            "Client requests, by surface, model and status.",
+            ["surface", "model", "status"],
         )
         self._request_seconds = self._add(
             Histogram,
@@ -90,7 +93,10 @@ class Metrics:
             buckets=DURATION_BUCKETS,
         )
         self._upstream_calls = self._add(
-            Counter, "upstream_calls", "Upstream calls, by key id, model and outcome.", ["key_id", "model", "outcome"]
+            Counter,
+            "upstream_calls",
+            "Upstream calls, by key id, model and outcome.",
+            ["key_id", "model", "outcome"],
         )
         self._upstream_seconds = self._add(
             Counter,
@@ -105,7 +111,9 @@ class Metrics:
             ["model", "outcome"],
             buckets=DURATION_BUCKETS,
         )
-        self._retries = self._add(Counter, "retries", "Attempts retried on another key, by reason.", ["reason"])
+        self._retries = self._add(
+            Counter, "retries", "Attempts retried on another key, by reason.", ["reason"]
+        )
         self._refused = self._add(
             Counter,
             "requests_refused",
@@ -113,7 +121,10 @@ class Metrics:
             ["model", "status"],
         )
         self._tokens = self._add(
-            Counter, "tokens", "Tokens reported by the upstream, by key id, model and kind.", ["key_id", "model", "kind"]
+            Counter,
+            "tokens",
+            "Tokens reported by the upstream, by key id, model and kind.",
+            ["key_id", "model", "kind"],
         )
         self._streams = self._add(Gauge, "active_streams", "Client streams open now.", [])
         self._store_errors = self._add(

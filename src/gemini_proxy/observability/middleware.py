@@ -13,7 +13,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gemini_proxy.errors import NotFound, PayloadTooLarge, ProxyError
-from gemini_proxy.routes.common import TRACE, error_response
+from gemini_proxy.routes.admin_json import admin_error_body
+from gemini_proxy.routes.common import TRACE, error_response, json_response
 from gemini_proxy.services import SERVICES, Services
 from gemini_proxy.upstream.trace import CallTrace
 
@@ -44,6 +45,13 @@ def _http_exception_to_error(exc: web.HTTPException) -> ProxyError:
     return ProxyError(exc.reason or "request failed", status=exc.status)
 
 
+def _error_response(surface: str, error: ProxyError) -> web.Response:
+    """``error`` in the admin API's format on ``/admin``, else in the client API's."""
+    if surface == "admin":
+        return json_response(admin_error_body(error), status=error.status, headers=error.headers)
+    return error_response(surface, error)
+
+
 async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
     """Every response carries the request's id."""
     request_id = request.get(REQUEST_ID)
@@ -69,13 +77,13 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         try:
             response = await handler(request)
         except ProxyError as exc:
-            response = error_response(trace.surface, exc)
+            response = _error_response(trace.surface, exc)
             error_code = exc.code
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
             error = _http_exception_to_error(exc)
-            response = error_response(trace.surface, error)
+            response = _error_response(trace.surface, error)
             error_code = error.code
         status = response.status
         return response
@@ -83,13 +91,16 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         services = request.app.get(SERVICES)
         if services is not None:
             services.log.error("request_failed", error=exc, path=request.path)
-        response = error_response(trace.surface, ProxyError("internal error"))
+        response = _error_response(trace.surface, ProxyError("internal error"))
         status = 500
         return response
     finally:
         services = request.app.get(SERVICES)
-        if services is not None and services.settings.logging.access_log:
-            _log_access(services, request, trace, status, error_code, started)
+        if services is not None:
+            if services.metrics is not None:
+                services.metrics.request(trace.surface, trace.model, status, time.perf_counter() - started)
+            if services.settings.logging.access_log:
+                _log_access(services, request, trace, status, error_code, started)
         structlog.contextvars.unbind_contextvars("request_id")
 
 
@@ -101,23 +112,31 @@ def _log_access(
     error_code: str | None,
     started: float,
 ) -> None:
+    fields: dict[str, object] = {
+        "method": request.method,
+        "route": request.path,
+        "surface": trace.surface,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        "attempts": len(trace.keys_tried),
+    }
+    if trace.model is not None:
+        fields["model"] = trace.model
+    if trace.keys_tried:
+        fields["keys_tried"] = trace.keys_tried
+        fields["upstream_status"] = trace.upstream_status
+        fields["outcome"] = trace.outcome
+    if trace.stream:
+        fields["stream"] = True
     usage = trace.usage
-    services.log.info(
-        "access",
-        method=request.method,
-        route=request.path,
-        surface=trace.surface,
-        model=trace.model,
-        status=status,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        attempts=trace.attempts,
-        keys_tried=trace.keys_tried,
-        upstream_status=trace.upstream_status,
-        outcome=trace.outcome,
-        stream=trace.stream,
-        prompt_tokens=usage.prompt if usage else None,
-        completion_tokens=usage.candidates if usage else None,
-        thought_tokens=usage.thoughts if usage else None,
-        client=trace.token_name,
-        error=error_code,
-    )
+    if usage is not None:
+        fields["prompt_tokens"] = usage.prompt
+        fields["completion_tokens"] = usage.candidates
+        fields["thought_tokens"] = usage.thoughts
+    if trace.token_name is not None:
+        fields["client"] = trace.token_name
+    if trace.user is not None:
+        fields["user"] = trace.user
+    if error_code is not None:
+        fields["error"] = error_code
+    services.log.info("access", **fields)

@@ -10,8 +10,9 @@ scrape; ``render`` takes a few milliseconds. A test pins the two to the same sam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
@@ -20,6 +21,8 @@ from gemini_proxy.keys.pool import KeyPool
 from gemini_proxy.keys.views import KeyStatus
 
 STATES: tuple[KeyStatus, ...] = tuple(KeyStatus)
+# prometheus_client's own float formatting (untyped there), so both outputs agree.
+_number = cast(Callable[[float], str], floatToGoString)
 
 KEYS = "gemini_proxy_keys"
 KEY_STATE = "gemini_proxy_key_state"
@@ -88,8 +91,7 @@ class PoolCollector:
         reading = self.read()
         lines = [_header(KEYS)]
         lines += [
-            f'{KEYS}{{state="{status.value}"}} {floatToGoString(reading.by_state[status])}'
-            for status in STATES
+            f'{KEYS}{{state="{status.value}"}} {_number(reading.by_state[status])}' for status in STATES
         ]
         lines.append(_header(KEY_STATE))
         prefixes = [(status, f'",state="{status.value}"}} ') for status in STATES]
@@ -97,12 +99,10 @@ class PoolCollector:
             head = f'{KEY_STATE}{{key_id="{key_id}'
             lines += [f"{head}{tail}{'1.0' if status is current else '0.0'}" for status, tail in prefixes]
         lines.append(_header(KEY_HEALTH))
-        lines += [
-            f'{KEY_HEALTH}{{key_id="{key_id}"}} {floatToGoString(score)}' for key_id, _, score in reading.keys
-        ]
+        lines += [f'{KEY_HEALTH}{{key_id="{key_id}"}} {_number(score)}' for key_id, _, score in reading.keys]
         lines.append(_header(COOLDOWNS))
         lines += [
-            f'{COOLDOWNS}{{model="{_escape(model)}"}} {floatToGoString(count)}'
+            f'{COOLDOWNS}{{model="{_escape(model)}"}} {_number(count)}'
             for model, count in sorted(reading.cooling.items())
         ]
         lines.append("")

@@ -19,6 +19,7 @@ class CallTrace:
     outcome: str | None = None
     usage: TokenUsage | None = None
     stream: bool = False
+    user: str | None = None  # the end user an OpenAI client named (``user``); logged, never sent upstream
 
     @property
     def attempts(self) -> int:

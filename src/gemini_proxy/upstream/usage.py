@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
-
-_SSE_DATA = b"data:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,39 +32,28 @@ class TokenUsage:
         return cls(prompt, candidates, thoughts, total)
 
 
+_USAGE_KEY = b'"usageMetadata":'
+_COUNT = re.compile(
+    rb'"(promptTokenCount|toolUsePromptTokenCount|candidatesTokenCount|thoughtsTokenCount|totalTokenCount)":\s*(\d+)'
+)
+_USAGE_SPAN = 2048
+
+
 def usage_from_body(body: bytes) -> TokenUsage | None:
-    """Usage of a non-streamed generateContent body (or the last element of a JSON array)."""
-    if b"usageMetadata" not in body:
+    """Usage of a non-streamed generateContent body, read without parsing the whole body.
+
+    Only the last ``"usageMetadata":`` key counts (inside a JSON string its quotes would be
+    escaped, so answer text cannot fake it); the counts are the flat integer fields of
+    that object (nothing after it in a response carries token counts).
+    """
+    start = body.rfind(_USAGE_KEY)
+    if start < 0:
         return None
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(data, list):
-        data = data[-1] if data else None
-    return TokenUsage.from_metadata(data.get("usageMetadata")) if isinstance(data, dict) else None
+    counts = {name.decode(): int(value) for name, value in _COUNT.findall(body, start, start + _USAGE_SPAN)}
+    return TokenUsage.from_metadata(counts)
 
 
 def usage_from_stream_tail(tail: bytes) -> TokenUsage | None:
-    """Usage from the end of a stream: the last complete ``data:`` event (or array element)."""
-    index = tail.rfind(b"usageMetadata")
-    if index < 0:
-        return None
-    start = tail.rfind(_SSE_DATA, 0, index)
-    if start >= 0:
-        line = tail[start + len(_SSE_DATA) :].split(b"\n", 1)[0].strip()
-        try:
-            return TokenUsage.from_metadata(orjson.loads(line).get("usageMetadata"))
-        except (orjson.JSONDecodeError, AttributeError):
-            return None
-    # JSON-array stream form: find the object holding the last usageMetadata.
-    brace = tail.rfind(b"{", 0, index)
-    while brace >= 0:
-        candidate = tail[brace:].rstrip().rstrip(b"]").rstrip()
-        try:
-            data = orjson.loads(candidate)
-        except orjson.JSONDecodeError:
-            brace = tail.rfind(b"{", 0, brace)
-            continue
-        return TokenUsage.from_metadata(data.get("usageMetadata")) if isinstance(data, dict) else None
-    return None
+    """Usage from the end of a stream (SSE or JSON array): the last event's counts, which
+    are the final ones (each event carries running values)."""
+    return usage_from_body(tail)
