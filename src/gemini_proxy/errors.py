@@ -113,6 +113,8 @@ class NoKeyAvailable(ProxyError):
         if all_disabled:
             message = "no usable upstream keys: every key of the pool is disabled"
             status, code = 503, "no_usable_keys"
+            # The OpenAI SDKs retry 503s by default; retrying cannot help here.
+            headers["x-should-retry"] = "false"
         else:
             message = f"every upstream key is rate limited or unavailable for model {model!r}"
             status, code = 429, "rate_limit_exceeded"

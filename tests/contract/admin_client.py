@@ -27,7 +27,9 @@ class AdminClient:
         data = raw if raw is not None else (None if body is None else orjson.dumps(body))
         if data is not None:
             headers["Content-Type"] = "application/json"
-        async with self._session.request(method, f"{self._base}{path}", data=data, headers=headers) as response:
+        async with self._session.request(
+            method, f"{self._base}{path}", data=data, headers=headers
+        ) as response:
             payload = await response.read()
             status = response.status
             content_type = response.headers.get("Content-Type", "")

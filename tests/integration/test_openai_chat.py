@@ -34,7 +34,10 @@ class TestPlainChat:
             with sync_client(proxy) as client:
                 return client.chat.completions.create(
                     model=MODEL,
-                    messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}],
+                    messages=[
+                        {"role": "system", "content": "be brief"},
+                        {"role": "user", "content": "hello"},
+                    ],
                     max_tokens=50,
                     temperature=0.5,
                 )
@@ -60,7 +63,9 @@ class TestPlainChat:
             )
         assert completion.choices[0].message.content == "Echo: hi there"
 
-    async def test_user_is_logged_and_never_sent_upstream(self, proxy: RunningProxy, fake: RunningFake) -> None:
+    async def test_user_is_logged_and_never_sent_upstream(
+        self, proxy: RunningProxy, fake: RunningFake
+    ) -> None:
         """The ``user`` field appears in the access log and nowhere in the upstream request."""
         async with async_client(proxy) as client:
             await client.chat.completions.create(
@@ -94,7 +99,10 @@ class TestStreaming:
     async def _stream(self, proxy: RunningProxy, **extra: Any) -> list[ChatCompletionChunk]:
         async with async_client(proxy) as client:
             stream = await client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": "hello stream world"}], stream=True, **extra
+                model=MODEL,
+                messages=[{"role": "user", "content": "hello stream world"}],
+                stream=True,
+                **extra,
             )
             return [chunk async for chunk in stream]
 
@@ -247,10 +255,15 @@ class TestThinking:
         """Streamed thoughts arrive as reasoning_content deltas, apart from the content."""
         async with async_client(thinking_proxy) as client:
             stream = await client.chat.completions.create(
-                model=MODEL, messages=[{"role": "user", "content": "ponder"}], reasoning_effort="high", stream=True
+                model=MODEL,
+                messages=[{"role": "user", "content": "ponder"}],
+                reasoning_effort="high",
+                stream=True,
             )
             chunks = [chunk async for chunk in stream]
-        reasoning = "".join(_extra(c.choices[0].delta, "reasoning_content") or "" for c in chunks if c.choices)
+        reasoning = "".join(
+            _extra(c.choices[0].delta, "reasoning_content") or "" for c in chunks if c.choices
+        )
         content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert reasoning == "Thinking about: ponder"
         assert content == "Echo: ponder"

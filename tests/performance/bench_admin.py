@@ -41,7 +41,10 @@ def _settings(size: int) -> Any:
     return load_settings(
         None,
         {},
-        auth={"client_tokens": [{"name": "bench", "token": "bench-client-token-000"}], "admin_token": ADMIN_TOKEN},
+        auth={
+            "client_tokens": [{"name": "bench", "token": "bench-client-token-000"}],
+            "admin_token": ADMIN_TOKEN,
+        },
         keys=[{"key": f"AIzaSyBENCH{i:028d}", "name": f"key-{i}"} for i in range(size)],
         state={"path": None},
         upstream={"base_url": "http://127.0.0.1:9"},

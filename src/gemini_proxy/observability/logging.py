@@ -138,7 +138,9 @@ def build_logger(
         structlog.contextvars.merge_contextvars,
         _Timestamper(),
         structlog.processors.format_exc_info,
-        _RedactingRenderer(_render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False), redactor),
+        _RedactingRenderer(
+            _render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False), redactor
+        ),
     ]
     logger = structlog.wrap_logger(
         structlog.WriteLogger(stream or sys.stdout),

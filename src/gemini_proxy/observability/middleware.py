@@ -42,7 +42,10 @@ def _http_exception_to_error(exc: web.HTTPException) -> ProxyError:
         return NotFound("unknown path")
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge("request body is over the configured limit")
-    return ProxyError(exc.reason or "request failed", status=exc.status)
+    allow = exc.headers.get("Allow")  # a 405 says which methods the path takes
+    return ProxyError(
+        exc.reason or "request failed", status=exc.status, headers={"Allow": allow} if allow else None
+    )
 
 
 def _error_response(surface: str, error: ProxyError) -> web.Response:

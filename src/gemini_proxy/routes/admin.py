@@ -33,6 +33,7 @@ AdminHandler = Callable[[web.Request, Services], Awaitable[web.StreamResponse]]
 
 MAX_KEYS_PER_REQUEST = 1000
 PROBE_CONCURRENCY = 8
+MAX_REASON_LENGTH = 200
 _STATES = ", ".join(status.value for status in KeyStatus)
 
 
@@ -65,12 +66,16 @@ def _admin(handler: AdminHandler) -> Callable[[web.Request], Awaitable[web.Strea
     return authorized
 
 
+_ABSENT = object()
+
+
 async def _json_body(request: web.Request, *, required: bool) -> Any:
+    """The decoded JSON body; ``_ABSENT`` when there is none and none is required."""
     body = await read_body(request)
     if not body.strip():
         if required:
             raise InvalidRequest("a JSON request body is required")
-        return None
+        return _ABSENT
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -258,11 +263,13 @@ async def disable_key(request: web.Request, services: Services) -> web.StreamRes
     services.pool.view(key_id)
     data = await _json_body(request, required=False)
     reason = "admin"
-    if data is not None:
-        given = data.get("reason") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or (given is not None and not isinstance(given, str)):
+    if data is not _ABSENT:
+        given = data.get("reason", "") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or set(data) - {"reason"} or not isinstance(given, str):
             raise InvalidRequest('the body must be {"reason": "..."}')
-        reason = (given or "admin")[:200]
+        if len(given) > MAX_REASON_LENGTH:
+            raise InvalidRequest(f"reason is longer than {MAX_REASON_LENGTH} characters", param="reason")
+        reason = given or "admin"
     services.pool.disable(key_id, reason)
     return json_response(admin_json.key_json(services.pool.view(key_id)))
 

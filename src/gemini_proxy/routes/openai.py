@@ -23,7 +23,9 @@ MODELS_PATHS = ("/v1/models", "/models")
 async def method_not_allowed(request: web.Request) -> web.StreamResponse:
     """Any other method on an OpenAI POST path: 405 in OpenAI's format."""
     request[TRACE].surface = "openai"
-    raise ProxyError(f"{request.path} takes POST", status=405, code="method_not_allowed")
+    raise ProxyError(
+        f"{request.path} takes POST", status=405, code="method_not_allowed", headers={"Allow": "POST"}
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -84,7 +84,9 @@ def current_translate_options(services: Services) -> TranslateOptions:
     return options
 
 
-async def call_unary(services: Services, upstream: UpstreamRequest, model: str, trace: CallTrace) -> UpstreamReply:
+async def call_unary(
+    services: Services, upstream: UpstreamRequest, model: str, trace: CallTrace
+) -> UpstreamReply:
     """A non-streamed upstream call through the dispatcher (failover included)."""
     reply = await services.dispatcher.call(upstream, model, trace)
     if isinstance(reply, StreamRelay):  # only asked-for streams come back as relays

@@ -49,7 +49,9 @@ class _ChatStreamWriter:
         self._decoder = SSEDecoder()
 
     async def upstream_bytes(self, data: bytes) -> None:
-        await self._write(chunk for event in self._decoder.feed(data) for chunk in self._translator.feed(event))
+        await self._write(
+            chunk for event in self._decoder.feed(data) for chunk in self._translator.feed(event)
+        )
 
     async def upstream_end(self) -> None:
         """Events left in the decoder, then the translator's end (an error if cut, usage)."""
@@ -57,8 +59,11 @@ class _ChatStreamWriter:
         await self.close()
 
     async def close(self) -> None:
-        """The translator's end chunks, then ``[DONE]`` unless the stream failed."""
-        await self._write(self._translator.finish())
+        """The translator's end chunks, then ``[DONE]``; after an error event, nothing more."""
+        failed_already = self._translator.failed
+        end = self._translator.finish()
+        if not failed_already:
+            await self._write(end)
         if not self._translator.failed:
             await self._response.write(SSE_DONE)
 
@@ -88,10 +93,11 @@ async def relay_chat_stream(
         await response.prepare(request)
         try:
             chunk = relay.first_chunk
-            while chunk and not translator.failed:
+            while chunk:
                 await writer.upstream_bytes(chunk)
-                if not translator.failed:
-                    chunk = await relay.next_chunk()
+                if translator.failed:  # an error inside the stream: read no further
+                    break
+                chunk = await relay.next_chunk()
             if translator.failed:
                 await writer.close()
             else:

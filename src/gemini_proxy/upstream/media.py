@@ -97,7 +97,9 @@ class GuardedResolver(AbstractResolver):
         await self._resolver.close()
 
 
-def _guarded_socket_factory(policy: AddressPolicy) -> aiohttp.SocketFactoryType:
+def guarded_socket_factory(policy: AddressPolicy) -> aiohttp.SocketFactoryType:
+    """A ``socket_factory`` for ``TCPConnector`` that refuses to connect to an address the policy refuses."""
+
     def create(addr_info: aiohttp.AddrInfoType) -> socket.socket:
         family, kind, proto, _, sockaddr = addr_info
         address = _parse_address(str(sockaddr[0]))
@@ -140,7 +142,7 @@ class RemoteMediaFetcher:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 resolver=GuardedResolver(self._policy),
-                socket_factory=_guarded_socket_factory(self._policy),
+                socket_factory=guarded_socket_factory(self._policy),
                 limit=32,
                 ttl_dns_cache=60,
             )
