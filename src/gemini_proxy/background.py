@@ -21,8 +21,6 @@ from gemini_proxy.store.flusher import run_flusher
 from gemini_proxy.store.records import PoolSnapshot
 from gemini_proxy.upstream.client import UpstreamClient, UpstreamRequest
 
-PROBE_INTERVAL_S = 5.0
-
 
 def make_store(
     settings: Settings,
@@ -130,7 +128,7 @@ class BackgroundTasks:
                 run_prober(
                     pool,
                     models_probe(client, settings.models.default),
-                    interval_s=PROBE_INTERVAL_S,
+                    interval_s=settings.pool.probe_interval_s,
                     clock=clock,
                     stop=self.stop,
                 ),

@@ -115,6 +115,7 @@ class PoolSettings(_Frozen):
     min_health: Annotated[float, Field(ge=0, le=1)] = 0.2
     probe_initial_s: Annotated[float, Field(gt=0)] = 60.0
     probe_max_s: Annotated[float, Field(gt=0)] = 6 * 3600.0
+    probe_interval_s: Annotated[float, Field(gt=0)] = 5.0  # how often the prober looks for due keys
     wait_for_key_s: Annotated[float, Field(ge=0)] = 0.0
     limits: LimitSettings = Field(default_factory=LimitSettings)
 

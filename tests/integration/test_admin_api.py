@@ -13,6 +13,7 @@ import pytest
 from gemini_proxy.fake_upstream.runner import RunningFake
 from gemini_proxy.fake_upstream.scenario import Behavior, FakeConfig, Rule
 from gemini_proxy.keys.model import key_id
+from gemini_proxy.services import SERVICES
 from tests.conftest import CLIENT_TOKEN, KEYS, FakeFactory, ProxyFactory, RunningProxy
 from tests.contract.admin_client import AdminClient
 
@@ -139,6 +140,14 @@ class TestKeyList:
             status, error = await admin.call(method, path)
             assert status == 404 and error["error"]["code"] == "key_not_found", (method, path)
 
+    async def test_raw_key_in_the_path_is_not_echoed(
+        self, proxy: RunningProxy, session: aiohttp.ClientSession
+    ) -> None:
+        """A raw key pasted where an id belongs is 404, and the answer does not repeat it."""
+        status, error = await (await _admin(session, proxy)).get(f"/admin/keys/{KEYS[0]}")
+        assert status == 404 and error["error"]["code"] == "key_not_found"
+        assert KEYS[0] not in error["error"]["message"]
+
 
 class TestAddAndRemove:
     async def test_added_key_serves_and_survives_a_restart(
@@ -226,6 +235,26 @@ class TestAddAndRemove:
         _, listing = await (await _admin(session, again)).get("/admin/keys")
         ids = [k["id"] for k in listing["keys"]]
         assert key_id(NEW_KEYS[0]) not in ids and key_id(KEYS[3]) in ids  # configured keys come back
+
+    async def test_unpersistable_changes_are_refused(
+        self, proxy_factory: ProxyFactory, fake: RunningFake, session: aiohttp.ClientSession, tmp_path: Path
+    ) -> None:
+        """When no store backend can be written, add and delete answer 503 and change nothing."""
+        blocker = tmp_path / "not-a-dir"
+        blocker.write_text("a file where the state folder should be")
+        proxy = await proxy_factory(
+            upstream={"base_url": fake.url}, state={"path": str(blocker / "state.db")}
+        )
+        admin = await _admin(session, proxy)
+        status, error = await admin.post("/admin/keys", {"keys": [NEW_KEYS[0], NEW_KEYS[1]]})
+        assert status == 503 and error["error"]["code"] == "store_unavailable"
+        status, error = await admin.delete(f"/admin/keys/{key_id(KEYS[0])}")
+        assert status == 503
+        _, listing = await admin.get("/admin/keys")
+        assert [k["id"] for k in listing["keys"]] == [key_id(k) for k in KEYS]
+        registry = proxy.app[SERVICES].metrics.registry  # type: ignore[union-attr]
+        assert registry.get_sample_value("gemini_proxy_store_errors_total", {"operation": "add_key"}) == 1
+        assert registry.get_sample_value("gemini_proxy_store_errors_total", {"operation": "remove_key"}) == 1
 
 
 class TestKeyActions:

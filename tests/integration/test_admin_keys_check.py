@@ -13,7 +13,13 @@ from gemini_proxy.config import load_settings
 from gemini_proxy.fake_upstream.runner import RunningFake
 from gemini_proxy.fake_upstream.scenario import Behavior, FakeConfig, Rule
 from gemini_proxy.keys.model import key_id, mask
-from gemini_proxy.keys_check import ProbeResult, check_configured_keys, format_table, progress_bar
+from gemini_proxy.keys_check import (
+    ProbeResult,
+    check_configured_keys,
+    format_table,
+    progress_bar,
+    run_keys_check,
+)
 from tests.conftest import CLIENT_TOKEN, KEYS, FakeFactory
 
 MIXED = FakeConfig(
@@ -96,16 +102,17 @@ class TestCommand:
         code, out, _ = await _cli("keys", "check", "--config", str(_config(tmp_path, fake.url, KEYS[:2])))
         assert code == 0 and "2 valid" in out
 
-    async def test_unreachable_upstream(self, tmp_path: Path) -> None:
+    def test_unreachable_upstream(self, tmp_path: Path) -> None:
         """An upstream that refuses connections makes every key unreachable (exit 1)."""
-        code, out, _ = await _cli(
-            "keys", "check", "--config", str(_config(tmp_path, "http://127.0.0.1:9", KEYS[:2]))
-        )
-        assert code == 1 and "2 unreachable" in out and "connect_error" in out
+        settings = load_settings(_config(tmp_path, "http://127.0.0.1:9", KEYS[:2]), {})
+        out, err = io.StringIO(), io.StringIO()
+        assert run_keys_check(settings, out=out, err=err) == 1
+        assert "2 unreachable" in out.getvalue() and "connect_error" in out.getvalue()
+        assert err.getvalue().endswith("] 2/2\n")
 
-    async def test_no_keys(self, tmp_path: Path) -> None:
+    def test_no_keys(self, tmp_path: Path) -> None:
         """Without keys there is nothing to check: a message and exit 1."""
-        code, _, err = await _cli(
-            "keys", "check", "--config", str(_config(tmp_path, "http://127.0.0.1:9", []))
-        )
-        assert code == 1 and "no keys are configured" in err
+        settings = load_settings(_config(tmp_path, "http://127.0.0.1:9", []), {})
+        out, err = io.StringIO(), io.StringIO()
+        assert run_keys_check(settings, out=out, err=err) == 1
+        assert "no keys are configured" in err.getvalue() and out.getvalue() == ""

@@ -151,6 +151,33 @@ class TestReloadKeys:
         _, added = await admin.get(f"/admin/keys/{key_id(KEYS[3])}")
         assert added["source"] == "admin"
 
+    async def test_limit_usage_carries_over_a_change(
+        self, proxy_factory: ProxyFactory, fake: RunningFake, session: aiohttp.ClientSession, tmp_path: Path
+    ) -> None:
+        """A key at its rpm limit stays at it when its name and project change."""
+        config = write_config(tmp_path / "proxy.yaml", fake, [(KEYS[0], "a")])
+        config.write_text(config.read_text().replace("name: a}", "name: a, limits: {rpm: 2}}"))
+        proxy = await proxy_factory(load_settings(config, {}))
+        statuses = []
+        for _ in range(3):
+            async with session.post(
+                f"{proxy.url}{GENERATE}", data=BODY, headers={"x-goog-api-key": CLIENT_TOKEN}
+            ) as response:
+                statuses.append(response.status)
+        assert statuses == [200, 200, 429]
+        config.write_text(config.read_text().replace("name: a,", "name: renamed, project: p2,"))
+        admin = AdminClient(session, proxy.url)
+        status, result = await admin.post("/admin/reload")
+        assert status == 200 and result["changed"] == [key_id(KEYS[0])]
+        _, key = await admin.get(f"/admin/keys/{key_id(KEYS[0])}")
+        assert (key["name"], key["project"]) == ("renamed", "p2")
+        [usage] = key["usage"]
+        assert (usage["rpm"], usage["requests_last_minute"]) == (2, 2) and usage["frees_at"] is not None
+        async with session.post(
+            f"{proxy.url}{GENERATE}", data=BODY, headers={"x-goog-api-key": CLIENT_TOKEN}
+        ) as response:
+            assert response.status == 429
+
 
 class TestReloadSettings:
     async def test_tokens_change_at_once(

@@ -97,7 +97,7 @@ def classify_upstream_response(
     if rejection is not None:
         return rejection
     if status >= 500 or status == 408:
-        return Outcome(OutcomeKind.TRANSIENT, f"http_{status}", model_wide=status == 503)
+        return Outcome(OutcomeKind.TRANSIENT, f"http_{status}")
     if 400 <= status < 500:
         return Outcome(OutcomeKind.CLIENT_ERROR, f"http_{status}")
     return Outcome(OutcomeKind.TRANSIENT, f"http_{status}")

@@ -25,8 +25,6 @@ class Outcome:
     ``retry_after_s`` is the delay the upstream asked for (``None``: none given) and
     ``per_day`` says the daily quota is gone, so the cooldown lasts until the quota resets;
     ``no_quota`` says the model has no quota at all for the key's project ("limit: 0").
-    ``model_wide`` marks a failure about the model's capacity rather than this key (a 503
-    "model is overloaded", protocol.md F#43): it is retryable, but not held against the key.
     """
 
     kind: OutcomeKind
@@ -34,7 +32,6 @@ class Outcome:
     retry_after_s: float | None = None
     per_day: bool = False
     no_quota: bool = False
-    model_wide: bool = False
 
     @property
     def retryable(self) -> bool:
@@ -44,8 +41,6 @@ class Outcome:
     @property
     def penalises_key(self) -> bool:
         """Whether the outcome counts against the key's health."""
-        if self.model_wide:
-            return False
         return self.kind in (OutcomeKind.RATE_LIMITED, OutcomeKind.KEY_REJECTED, OutcomeKind.TRANSIENT)
 
 

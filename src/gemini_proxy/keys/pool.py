@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from gemini_proxy.errors import NoKeyAvailable, NotFound, ProxyError
-from gemini_proxy.keys.breaker import BreakerPhase
+from gemini_proxy.keys.breaker import BreakerPhase, BreakerState
 from gemini_proxy.keys.events import KeyEvent, KeyEventKind
 from gemini_proxy.keys.health import HealthState, update_health
 from gemini_proxy.keys.limits import ModelLimits
@@ -49,7 +49,16 @@ from gemini_proxy.keys.snapshot import (
 )
 from gemini_proxy.keys.state import Cooldown, KeyState
 from gemini_proxy.keys.views import KeyStatus, KeyView, PoolSummary, build_view, key_status, summarize
-from gemini_proxy.store.records import AddedKeyRecord, PoolSnapshot
+from gemini_proxy.store.records import (
+    AddedKeyRecord,
+    CooldownRecord,
+    KeyStateRecord,
+    PoolSnapshot,
+    UsageRecord,
+)
+
+# ``listener(key_id, model, at, requests, tokens)``: a usage window counted something.
+UsageListener = Callable[[str, str, float, int, int], None]
 
 # Probe outcomes that prove the upstream accepted the key.
 _KEY_ACCEPTED = frozenset({OutcomeKind.SUCCESS, OutcomeKind.RATE_LIMITED, OutcomeKind.CLIENT_ERROR})
@@ -99,6 +108,7 @@ class KeyPool:
         self._clock = clock
         self._rng = rng
         self._on_event = on_event
+        self._on_usage: UsageListener | None = None
         self._days = PacificDays()
         self._keys = KeyRegistry(self._policy, self._days)
         self._leases: dict[int, Lease] = {}
@@ -135,6 +145,8 @@ class KeyPool:
         window = self._keys.usage(state, model)
         if window is not None:
             window.record(now)
+            if self._on_usage is not None:
+                self._on_usage(chosen, model, now, 1, 0)
         state.in_flight += 1
         self._lease_serial += 1
         lease = Lease(chosen, state.spec.secret, model, is_trial, self._lease_serial)
@@ -156,6 +168,8 @@ class KeyPool:
             window = self._keys.usage(state, lease.model)
             if window is not None:
                 window.record(now, tokens, request=False)
+                if self._on_usage is not None:
+                    self._on_usage(lease.key_id, lease.model, now, 0, tokens)
         kind = outcome.kind
         if kind is OutcomeKind.SUCCESS:
             self._breaker_answered(state, lease)
@@ -171,8 +185,6 @@ class KeyPool:
         elif kind is OutcomeKind.KEY_REJECTED:
             self._penalise_health(state, now)
             self._disable(state, outcome.reason, now, probe=True)
-        elif outcome.model_wide:
-            self._breaker_cancel_trial(state, lease)
         else:
             self._penalise_health(state, now)
             self._breaker_failed(state, lease, outcome.reason, now)
@@ -215,14 +227,7 @@ class KeyPool:
         Other keys of its project keep their cooldowns.
         """
         state = self._get(key_id)
-        self._keys.disabled.discard(state.key_id)
-        state.disabled = False
-        state.disabled_reason = state.disabled_at = state.next_probe_at = None
-        state.probe_failures = 0
-        state.cooldowns.clear()
-        state.rate_limit_streak.clear()
-        state.breaker = self._keys.fresh_breaker()
-        state.health = HealthState()
+        self._clear(state)
         self._emit(KeyEventKind.RESET, state, None, "admin")
         self._changed()
         self._scheduler.wake(state.key_id)
@@ -238,10 +243,7 @@ class KeyPool:
 
     def remove(self, key_id: str) -> None:
         """Remove a key (a configured key comes back at the next start if still configured)."""
-        state = self._keys.delete(self._get(key_id).key_id)
-        for serial in [serial for serial, lease in self._leases.items() if lease.key_id == key_id]:
-            del self._leases[serial]
-        self._scheduler.remove(key_id)
+        state = self._delete(self._get(key_id).key_id)
         self._emit(KeyEventKind.REMOVED, state, None, "admin")
         self._changed()
 
@@ -369,6 +371,25 @@ class KeyPool:
             return  # a damaged record must not stop the start
         if key_id(spec.secret) not in self._keys:
             self._insert(spec, added_at=record.added_at)
+
+    def _clear(self, state: KeyState) -> None:
+        """Clear a key's disable, cooldowns, 429 streaks, breaker and health."""
+        self._keys.disabled.discard(state.key_id)
+        state.disabled = False
+        state.disabled_reason = state.disabled_at = state.next_probe_at = None
+        state.probe_failures = 0
+        state.cooldowns.clear()
+        state.rate_limit_streak.clear()
+        state.breaker = self._keys.fresh_breaker()
+        state.health = HealthState()
+
+    def _delete(self, key_id: str) -> KeyState:
+        """Take a key out of the registry, its leases and the scheduler."""
+        state = self._keys.delete(key_id)
+        for serial in [serial for serial, lease in self._leases.items() if lease.key_id == key_id]:
+            del self._leases[serial]
+        self._scheduler.remove(key_id)
+        return state
 
     def _get(self, key_id: str) -> KeyState:
         state = self._keys.get(key_id)
@@ -524,7 +545,7 @@ class KeyPool:
         """The raw key of ``key_id``, to send an on-demand probe upstream (admin, CLI)."""
         return self._get(key_id).spec.secret
 
-    def apply_probe(self, key_id: str, outcome: Outcome) -> None:
+    def record_admin_probe(self, key_id: str, outcome: Outcome) -> None:
         """The result of an on-demand probe (admin API).
 
         A disabled key waiting for its scheduled re-test takes it as that re-test
@@ -611,3 +632,141 @@ class KeyPool:
                 for record in records:
                     replacement.restore(record, now)
         self._scheduler.wake(new.key_id)
+
+    # -- shared state: several instances through Redis (see ``gemini_proxy.shared``) ----
+    #
+    # The ``apply_*`` methods take a change another proxy instance made. They emit no
+    # ``KeyEvent``: the change is not this instance's own, so it is neither logged as one
+    # nor published again. Each returns whether it changed anything.
+
+    def set_usage_listener(self, listener: UsageListener | None) -> None:
+        """Call ``listener(key_id, model, at, requests, tokens)`` whenever a usage window counts
+        a pick or reported tokens (only pairs under a limit have a window)."""
+        self._on_usage = listener
+
+    def export_key(self, key_id: str) -> KeyStateRecord | None:
+        """The persisted record of one key now; ``None`` if it is not in the pool."""
+        state = self._keys.get(key_id)
+        return None if state is None else export_key_state(state, self._clock(), self._policy.health)
+
+    def export_cooldown(self, key_id: str, model: str) -> CooldownRecord | None:
+        """The running cooldown of one (key, model) pair, if any."""
+        state = self._keys.get(key_id)
+        if state is None or state.cooling_until(model, self._clock()) is None:
+            return None
+        cooldown = state.cooldowns[model]
+        return CooldownRecord(key_id, model, cooldown.until, cooldown.reason, cooldown.per_day)
+
+    def export_added(self, key_id: str) -> AddedKeyRecord | None:
+        """The record of a key added at run time; ``None`` for a configured or unknown key."""
+        state = self._keys.get(key_id)
+        return None if state is None else export_added_key(state)
+
+    def apply_disable_state(self, record: KeyStateRecord) -> bool:
+        """Take another instance's disable: the key's disabled flag, reason and probe schedule."""
+        state = self._keys.get(record.key_id)
+        if state is None or (not record.disabled and not state.disabled):
+            return False
+        if record.disabled:
+            if not state.disabled:
+                state.breaker = self._keys.fresh_breaker()
+            state.disabled = True
+            state.disabled_reason = record.disabled_reason
+            state.disabled_at = record.disabled_at
+            state.next_probe_at = record.next_probe_at
+            state.probe_failures = max(0, record.probe_failures)
+            self._keys.disabled.add(state.key_id)
+        else:
+            state.disabled = False
+            state.disabled_reason = state.disabled_at = state.next_probe_at = None
+            state.probe_failures = 0
+            self._keys.disabled.discard(state.key_id)
+        self._changed()
+        self._scheduler.wake(state.key_id)
+        return True
+
+    def apply_breaker_state(self, record: KeyStateRecord) -> bool:
+        """Take another instance's breaker opening (a later deadline wins) or closing."""
+        state = self._keys.get(record.key_id)
+        if state is None:
+            return False
+        current = state.breaker
+        if record.breaker_state == BreakerPhase.OPEN and record.open_until is not None:
+            if current.phase is BreakerPhase.OPEN and (current.open_until or 0.0) >= record.open_until:
+                return False
+            state.breaker = BreakerState(
+                policy=self._keys.breaker_policy,
+                phase=BreakerPhase.OPEN,
+                level=max(0, record.breaker_level),
+                consecutive_failures=max(0, record.consecutive_failures),
+                open_until=record.open_until,
+            )
+        elif record.breaker_state == BreakerPhase.CLOSED and current.phase is not BreakerPhase.CLOSED:
+            state.breaker = self._keys.fresh_breaker()
+        else:
+            return False
+        self._changed()
+        self._scheduler.wake(state.key_id)
+        return True
+
+    def apply_cooldown(self, record: CooldownRecord) -> bool:
+        """Take another instance's cooldown of a (key, model) pair unless a longer one runs here."""
+        state = self._keys.get(record.key_id)
+        if state is None or not restore_cooldown(state, record, self._clock()):
+            return False
+        self._changed()
+        return True
+
+    def apply_reset(self, key_id: str) -> bool:
+        """Take another instance's reset of a key (as ``reset``, without the event)."""
+        state = self._keys.get(key_id)
+        if state is None:
+            return False
+        self._clear(state)
+        self._changed()
+        self._scheduler.wake(key_id)
+        return True
+
+    def apply_added(self, record: AddedKeyRecord) -> bool:
+        """Take a key another instance added (as ``add``, without the event)."""
+        if record.key_id in self._keys:
+            return False
+        self._restore_added(record)
+        if record.key_id not in self._keys:
+            return False
+        self._changed()
+        return True
+
+    def apply_removed(self, key_id: str) -> bool:
+        """Take another instance's removal of a key (as ``remove``, without the event)."""
+        if key_id not in self._keys:
+            return False
+        self._delete(key_id)
+        self._changed()
+        return True
+
+    def apply_usage(self, key_id: str, model: str, requests: int, tokens: int) -> None:
+        """Count requests and tokens another instance sent with this key, as made now."""
+        state = self._keys.get(key_id)
+        window = None if state is None else self._keys.usage(state, model)
+        if window is None:
+            return
+        now = self._clock()
+        for _ in range(max(0, requests)):
+            window.record(now)
+        if tokens > 0:
+            window.record(now, tokens, request=False)
+
+    def raise_day_usage(self, record: UsageRecord) -> None:
+        """Raise one pair's day counters to at least a shared total (counters never go down)."""
+        state = self._keys.get(record.key_id)
+        window = None if state is None else self._keys.usage(state, record.model)
+        if window is None or record.window != "day":
+            return
+        now = self._clock()
+        requests = max(0, record.requests - window.requests_today(now))
+        tokens = max(0, record.tokens - window.tokens_today(now))
+        if requests or tokens:
+            window.restore(
+                UsageRecord(record.key_id, record.model, "day", record.window_start, requests, tokens), now
+            )

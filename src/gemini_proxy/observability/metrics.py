@@ -198,10 +198,10 @@ class Metrics:
         children[2].observe(duration_s)
 
     def retry(self, reason: str) -> None:
-        child = self._retry_children.get(reason)
+        label = self._reason(reason or "unknown")
+        child = self._retry_children.get(label)
         if child is None:
-            child = self._retries.labels(self._reason(reason or "unknown"))
-            self._retry_children[reason] = child
+            child = self._retry_children[label] = self._retries.labels(label)
         child.inc()
 
     def refused(self, model: str, status: int) -> None:

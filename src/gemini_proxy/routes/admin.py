@@ -8,6 +8,7 @@ error on an ``/admin`` path that way). Keys appear by id and masked form only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,8 +19,9 @@ from pydantic import ValidationError
 from gemini_proxy.background import models_probe
 from gemini_proxy.config import KeySettings
 from gemini_proxy.errors import InvalidRequest, ProxyError, Unauthorized
+from gemini_proxy.keys.model import KEY_ID_LENGTH
 from gemini_proxy.keys.outcome import Outcome
-from gemini_proxy.keys.pool import DuplicateKey
+from gemini_proxy.keys.pool import DuplicateKey, UnknownKey
 from gemini_proxy.keys.views import KeyStatus
 from gemini_proxy.keys_check import probe_all, probe_outcome
 from gemini_proxy.pool_factory import key_spec
@@ -34,6 +36,7 @@ AdminHandler = Callable[[web.Request, Services], Awaitable[web.StreamResponse]]
 MAX_KEYS_PER_REQUEST = 1000
 PROBE_CONCURRENCY = 8
 MAX_REASON_LENGTH = 200
+_KEY_ID = re.compile(f"[0-9a-f]{{{KEY_ID_LENGTH}}}")
 _STATES = ", ".join(status.value for status in KeyStatus)
 
 
@@ -80,6 +83,15 @@ async def _json_body(request: web.Request, *, required: bool) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidRequest("the request body is not valid JSON") from None
+
+
+def _key_id(request: web.Request) -> str:
+    """The path's key id; anything not shaped like one is unknown, and is not echoed back
+    (a raw key pasted into the path must not come back in the answer)."""
+    value = request.match_info["key_id"]
+    if not _KEY_ID.fullmatch(value):
+        raise UnknownKey("no key with this id")
+    return value
 
 
 def _int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
@@ -145,12 +157,12 @@ async def list_keys(request: web.Request, services: Services) -> web.StreamRespo
 
 async def get_key(request: web.Request, services: Services) -> web.StreamResponse:
     """One key."""
-    return json_response(admin_json.key_json(services.pool.view(request.match_info["key_id"])))
+    return json_response(admin_json.key_json(services.pool.view(_key_id(request))))
 
 
 async def key_errors(request: web.Request, services: Services) -> web.StreamResponse:
     """A key's recent errors, newest first."""
-    key_id = services.pool.view(request.match_info["key_id"]).key_id
+    key_id = services.pool.view(_key_id(request)).key_id
     return json_response(admin_json.errors_json(key_id, services.activity.errors(key_id)))
 
 
@@ -202,14 +214,15 @@ async def add_keys(request: web.Request, services: Services) -> web.StreamRespon
             )
             for spec, view in zip(specs, views, strict=True)
         ]
-        await _persist_added(services, records)
+        await _persist_added(services, services.store, records)
     services.log.info("keys_added", key_ids=added)
     return json_response({"added": [admin_json.key_json(view) for view in views]}, status=201)
 
 
-async def _persist_added(services: Services, records: list[AddedKeyRecord]) -> None:
-    store = services.store
-    assert store is not None
+async def _persist_added(
+    services: Services, store: store_base.StateStore, records: list[AddedKeyRecord]
+) -> None:
+    """Store the added keys; if the store refuses, take them out of the pool (and store) again."""
     stored: list[str] = []
     try:
         for record in records:
@@ -236,7 +249,7 @@ async def _persist_added(services: Services, records: list[AddedKeyRecord]) -> N
 
 async def delete_key(request: web.Request, services: Services) -> web.StreamResponse:
     """Remove a key from the pool and forget it in the store."""
-    key_id = services.pool.view(request.match_info["key_id"]).key_id
+    key_id = services.pool.view(_key_id(request)).key_id
     if services.store is not None:
         try:
             await services.store.remove_key(key_id)
@@ -252,14 +265,14 @@ async def delete_key(request: web.Request, services: Services) -> web.StreamResp
 
 async def enable_key(request: web.Request, services: Services) -> web.StreamResponse:
     """Put a disabled key back into rotation."""
-    key_id = request.match_info["key_id"]
+    key_id = _key_id(request)
     services.pool.enable(key_id)
     return json_response(admin_json.key_json(services.pool.view(key_id)))
 
 
 async def disable_key(request: web.Request, services: Services) -> web.StreamResponse:
     """Take a key out of rotation until enabled (optional body ``{"reason": "..."}``)."""
-    key_id = request.match_info["key_id"]
+    key_id = _key_id(request)
     services.pool.view(key_id)
     data = await _json_body(request, required=False)
     reason = "admin"
@@ -276,7 +289,7 @@ async def disable_key(request: web.Request, services: Services) -> web.StreamRes
 
 async def reset_key(request: web.Request, services: Services) -> web.StreamResponse:
     """Clear a key's disable, cooldowns, breaker and health (its counters stay)."""
-    key_id = request.match_info["key_id"]
+    key_id = _key_id(request)
     services.pool.reset(key_id)
     return json_response(admin_json.key_json(services.pool.view(key_id)))
 
@@ -290,9 +303,9 @@ def _probe(services: Services) -> Callable[[str], Awaitable[Outcome]]:
 
 async def probe_key(request: web.Request, services: Services) -> web.StreamResponse:
     """Probe one key now (a models GET, no generation quota) and apply the result."""
-    key_id = request.match_info["key_id"]
+    key_id = _key_id(request)
     outcome = await probe_outcome(_probe(services), services.pool.probe_secret(key_id))
-    services.pool.apply_probe(key_id, outcome)
+    services.pool.record_admin_probe(key_id, outcome)
     return json_response(admin_json.probe_json(services.pool.view(key_id), outcome))
 
 
@@ -305,7 +318,7 @@ async def probe_keys(request: web.Request, services: Services) -> web.StreamResp
     for key_id, outcome in zip(ids, outcomes, strict=True):
         if key_id not in services.pool:  # removed while probing
             continue
-        services.pool.apply_probe(key_id, outcome)
+        services.pool.record_admin_probe(key_id, outcome)
         results.append(admin_json.probe_json(services.pool.view(key_id), outcome))
     return json_response({"results": results, "summary": admin_json.probe_summary(results)})
 

@@ -164,15 +164,18 @@ class Dispatcher:
 
     async def _acquire(self, model: str, tried: Collection[str], deadline: float) -> Lease:
         wait_until = min(deadline, self._clock() + self._wait_for_key_s)
+        exclude = tried
         while True:
             try:
-                return self._pool.acquire(model, exclude=tried)
+                return self._pool.acquire(model, exclude=exclude)
             except NoKeyAvailable as exc:
                 remaining = wait_until - self._clock()
                 if exc.all_disabled or remaining <= 0:
                     raise
                 delay = exc.retry_after_s if exc.retry_after_s is not None else remaining
                 await asyncio.sleep(max(0.01, min(delay, remaining, 1.0)))
+                # After waiting, a key that has recovered may serve, even one tried before.
+                exclude = ()
 
     async def call(
         self, request: UpstreamRequest, model: str, trace: CallTrace

@@ -184,7 +184,7 @@ class TestClassifyStatusAndBody:
             pytest.param(500, INTERNAL_500, Outcome(TRANSIENT, "http_500"), id="500"),
             pytest.param(502, b"<html>Bad Gateway</html>", Outcome(TRANSIENT, "http_502"), id="502-html"),
             pytest.param(
-                503, OVERLOADED_503, Outcome(TRANSIENT, "http_503", model_wide=True), id="503-overloaded"
+                503, OVERLOADED_503, Outcome(TRANSIENT, "http_503"), id="503-overloaded"
             ),
             pytest.param(504, None, Outcome(TRANSIENT, "http_504"), id="504"),
         ],
@@ -321,7 +321,7 @@ class TestOutcomeProperties:
             (Outcome(RATE, "bare_429"), True, True),
             (Outcome(REJECTED, "API_KEY_INVALID"), True, True),
             (Outcome(TRANSIENT, "http_500"), True, True),
-            (Outcome(TRANSIENT, "http_503", model_wide=True), True, False),
+            (Outcome(TRANSIENT, "http_503"), True, True),
         ],
     )
     def test_flags(self, outcome: Outcome, retryable: bool, penalises: bool) -> None:

@@ -31,6 +31,7 @@ async def _harness(name: str, tmp_path: Path, clock: FakeClock) -> AsyncIterator
     yield harness
     for store in harness.opened:
         await store.close()
+    harness.cleanup()
 
 
 @pytest.fixture(params=sorted(HARNESS_BUILDERS))

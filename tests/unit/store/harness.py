@@ -2,7 +2,8 @@
 
 To run the contract suite on another backend (Redis, say), add a builder to
 ``HARNESS_BUILDERS`` (and its name to ``PERSISTENT_BACKENDS`` if its data outlives a
-close); a builder may ``pytest.skip`` when the backend's server is not there.
+close); a builder may ``pytest.skip`` when the backend's server is not there. The Redis
+harness uses the shared test server under a prefix of its own, removed at teardown.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from gemini_proxy.store.base import StateStore
 from gemini_proxy.store.jsonfile import JsonFileStore
 from gemini_proxy.store.memory import MemoryStore
 from gemini_proxy.store.resilient import ResilientStore
+from gemini_proxy.store.redis_store import RedisStore
 from gemini_proxy.store.sqlite import SqliteStore
+from tests.redis_support import REDIS_URL, delete_prefix, redis_available, stored_values, unique_prefix
 
 # Shaped like a real Gemini key (39 characters); the tests grep state files for it.
 SECRET = "AIzaSyD3f4k3K3yF0rT3st1ngOnlyAbCdEfGh1"
@@ -58,6 +61,24 @@ class StoreHarness:
         """Every byte of every file the backend left in its folder."""
         return b"".join(path.read_bytes() for path in sorted(self.folder.rglob("*")) if path.is_file())
 
+    def cleanup(self) -> None:
+        """Remove what the backend stored outside the test's folder (nothing, for files)."""
+
+
+@dataclass
+class RedisStoreHarness(StoreHarness):
+    """Stores over one prefix of the shared test Redis; its keys are deleted at cleanup."""
+
+    url: str = REDIS_URL
+    prefix: str = ""
+
+    def stored_bytes(self) -> bytes:
+        """Every name, field and value stored under the prefix."""
+        return stored_values(self.url, self.prefix)
+
+    def cleanup(self) -> None:
+        delete_prefix(self.url, self.prefix)
+
 
 def _memory_harness(folder: Path, clock: FakeClock) -> StoreHarness:
     store = MemoryStore()
@@ -84,10 +105,20 @@ def _resilient_harness(folder: Path, clock: FakeClock) -> StoreHarness:
     return StoreHarness("resilient", folder, open_resilient)
 
 
+def _redis_harness(folder: Path, clock: FakeClock) -> StoreHarness:
+    if not redis_available(REDIS_URL):
+        pytest.skip(f"no Redis server at {REDIS_URL}")
+    prefix = unique_prefix("store")
+    return RedisStoreHarness(
+        "redis", folder, lambda: RedisStore(REDIS_URL, prefix=prefix, clock=clock), prefix=prefix
+    )
+
+
 HARNESS_BUILDERS: dict[str, Callable[[Path, FakeClock], StoreHarness]] = {
     "memory": _memory_harness,
     "sqlite": _sqlite_harness,
     "json": _json_harness,
     "resilient": _resilient_harness,
+    "redis": _redis_harness,
 }
-PERSISTENT_BACKENDS = ("sqlite", "json", "resilient")
+PERSISTENT_BACKENDS = ("sqlite", "json", "resilient", "redis")
