@@ -22,13 +22,19 @@ COMMAND_TIMEOUT_S: Final = 5.0
 HEALTH_CHECK_S: Final = 2
 
 
-def connect(url: str) -> Redis:
-    """A client for ``url`` (nothing is opened until the first command)."""
+def connect(url: str, *, retries: int = 1) -> Redis:
+    """A client for ``url`` (nothing is opened until the first command).
+
+    ``retries``: how many times a command is sent again, at once, on a fresh connection
+    after a connection error. The shared-state link uses 0, so that every interruption
+    surfaces and is followed by a reconciliation (a pub/sub connection that reconnected
+    quietly would have missed messages).
+    """
     client: Redis = Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         socket_timeout=COMMAND_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), retries),
         health_check_interval=HEALTH_CHECK_S,
     )
     return client

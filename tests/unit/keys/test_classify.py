@@ -183,9 +183,7 @@ class TestClassifyStatusAndBody:
             pytest.param(408, None, Outcome(TRANSIENT, "http_408"), id="408"),
             pytest.param(500, INTERNAL_500, Outcome(TRANSIENT, "http_500"), id="500"),
             pytest.param(502, b"<html>Bad Gateway</html>", Outcome(TRANSIENT, "http_502"), id="502-html"),
-            pytest.param(
-                503, OVERLOADED_503, Outcome(TRANSIENT, "http_503"), id="503-overloaded"
-            ),
+            pytest.param(503, OVERLOADED_503, Outcome(TRANSIENT, "http_503"), id="503-overloaded"),
             pytest.param(504, None, Outcome(TRANSIENT, "http_504"), id="504"),
         ],
     )
