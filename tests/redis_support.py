@@ -74,6 +74,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def unreachable_redis_url() -> str:
+    """The URL of a Redis that is not there (a free loopback port nobody listens on)."""
+    return f"redis://127.0.0.1:{_free_port()}/0"
+
+
 class RedisServer:
     """A private ``redis-server`` on a free loopback port, without persistence."""
 

@@ -19,13 +19,15 @@ from gemini_proxy.observability.fanout import DispatchFanOut, key_event_fanout
 from gemini_proxy.observability.logging import Redactor, build_logger
 from gemini_proxy.observability.metrics import Metrics
 from gemini_proxy.observability.middleware import access_middleware, add_request_id_header
+from gemini_proxy.observability.timeline import TIMELINE, RequestTimeline
 from gemini_proxy.pool_factory import build_pool
 from gemini_proxy.reload import ConfigReloader
-from gemini_proxy.routes import admin, gemini, ops
+from gemini_proxy.routes import admin, dashboard, gemini, ops
 from gemini_proxy.routes import metrics as metrics_route
 from gemini_proxy.routes import openai as openai_routes
 from gemini_proxy.routes.openai_common import translate_options_for
 from gemini_proxy.services import SERVICES, SETTINGS, Services
+from gemini_proxy.shared import open_shared_state
 from gemini_proxy.upstream.client import UpstreamClient
 from gemini_proxy.upstream.dispatch import Dispatcher
 from gemini_proxy.upstream.models_cache import ModelsCache
@@ -75,17 +77,26 @@ def create_app(
         await client.start()
         metrics = Metrics() if settings.metrics.enabled else None
         activity = RecentActivity(clock=clock)
+        timeline = RequestTimeline(clock=clock)  # the dashboard's per-minute charts
+        shared = open_shared_state(settings, clock=clock, log=log)
+        listeners = [activity.key_event, *([metrics.key_event] if metrics else [])]
         pool = build_pool(
             settings,
             clock=clock,
             rng=rng or random.Random(),
             log=log,
-            on_event=key_event_fanout([activity.key_event, *([metrics.key_event] if metrics else [])]),
+            on_event=key_event_fanout([*listeners, *([shared.key_event] if shared else [])]),
         )
         store = make_store(
             settings, clock=clock, log=log, on_switch=metrics.store_switched if metrics else None
         )
         await restore_pool(pool, store, log)
+        redactor.update(record.secret for record in pool.export_snapshot().added_keys)
+        if shared is not None:
+            shared.attach(pool, on_key_added=lambda secret: redactor.update([secret]))
+            if metrics is not None:
+                metrics.watch_shared_state(lambda: shared.up)
+            await shared.start()
         dispatcher = Dispatcher(
             client,
             pool,
@@ -94,7 +105,7 @@ def create_app(
             or settings.upstream.request_timeout_s * settings.pool.max_attempts,
             wait_for_key_s=settings.pool.wait_for_key_s,
             clock=clock,
-            observer=DispatchFanOut([metrics, activity]) if metrics else activity,
+            observer=DispatchFanOut([metrics, activity, timeline] if metrics else [activity, timeline]),
         )
         services = Services(
             settings=settings,
@@ -111,12 +122,14 @@ def create_app(
             clock=clock,
             store=store,
             metrics=metrics,
+            shared=shared,
             activity=activity,
             reloader=ConfigReloader(environ or {}),
             translate_options=translate_options_for(settings),
             models_cache=ModelsCache(clock=clock),
         )
         app[SERVICES] = services
+        app[TIMELINE] = timeline
         if metrics is not None:
             metrics.watch(pool, store)
             services.streams.on_change = metrics.streams_changed
@@ -144,6 +157,8 @@ def create_app(
             yield
         finally:
             await background.close()
+            if shared is not None:
+                await shared.close()
             await store.close()
             await client.close()
             await services.media_fetcher.close()
@@ -154,6 +169,7 @@ def create_app(
     if settings.metrics.enabled:
         metrics_route.add_routes(app)
     admin.add_routes(app)
+    dashboard.add_routes(app)
     openai_routes.add_routes(app)  # before the native catch-all, which would take its paths
     app.router.add_route("*", "/v1beta/{tail:.*}", gemini.handle_native)
     app.router.add_route("*", "/v1/{tail:.*}", gemini.handle_native)

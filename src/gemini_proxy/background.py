@@ -15,10 +15,12 @@ from gemini_proxy.keys.classify import classify_upstream_response
 from gemini_proxy.keys.outcome import Outcome
 from gemini_proxy.keys.pool import KeyPool
 from gemini_proxy.keys.prober import run_prober
+from gemini_proxy.shared.cipher import SecretCipher
 from gemini_proxy.store.base import StateStore, StoreError
 from gemini_proxy.store.factory import open_store
 from gemini_proxy.store.flusher import run_flusher
 from gemini_proxy.store.records import PoolSnapshot
+from gemini_proxy.store.redis_store import RedisStore
 from gemini_proxy.upstream.client import UpstreamClient, UpstreamRequest
 
 
@@ -29,7 +31,18 @@ def make_store(
     log: FilteringBoundLogger,
     on_switch: Callable[[str, str, str], None] | None = None,
 ) -> StateStore:
-    """The configured store; a switch of backend is one loud log event (and a metric hook)."""
+    """The configured store; a switch of backend is one loud log event (and a metric hook).
+
+    With ``state.redis_url`` it is Redis, shared with the other instances (``state.path``
+    is then unused): see ``gemini_proxy.shared``.
+    """
+    if settings.state.redis_url:
+        return RedisStore(
+            settings.state.redis_url,
+            prefix=settings.state.redis_prefix,
+            cipher=SecretCipher(settings.state.secret),
+            clock=clock,
+        )
 
     def switched(old: str, new: str, reason: str) -> None:
         log.warning("store_switched", from_backend=old, to_backend=new, reason=reason)
@@ -111,18 +124,21 @@ class BackgroundTasks:
             if on_flush_error is not None:
                 on_flush_error(exc)
 
-        self.tasks.append(
-            asyncio.create_task(
-                run_flusher(
-                    snapshot_if_dirty(pool),
-                    store,
-                    interval_s=settings.state.flush_interval_s,
-                    stop=self.stop,
-                    on_error=flush_failed,
-                ),
-                name="state-flusher",
+        # With Redis, ``SharedState`` writes each change as it happens: a whole snapshot of
+        # this instance would overwrite what the other instances changed meanwhile.
+        if not settings.state.redis_url:
+            self.tasks.append(
+                asyncio.create_task(
+                    run_flusher(
+                        snapshot_if_dirty(pool),
+                        store,
+                        interval_s=settings.state.flush_interval_s,
+                        stop=self.stop,
+                        on_error=flush_failed,
+                    ),
+                    name="state-flusher",
+                )
             )
-        )
         self.tasks.append(
             asyncio.create_task(
                 run_prober(

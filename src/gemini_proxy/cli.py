@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="YAML configuration (default: $GEMINI_PROXY_CONFIG)")
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT); more than 1 needs state.redis_url",
+    )
 
     demo = commands.add_parser(
         "demo", help="the proxy in front of the built-in fake upstream, no keys needed"
@@ -73,7 +79,7 @@ def _load(path: Path | None) -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, reuse_port: bool = False) -> None:
     from gemini_proxy.app import create_app
 
     app = create_app(settings, environ=dict(os.environ))
@@ -86,6 +92,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         handler_cancellation=True,
         access_log=None,
         print=None,
+        reuse_port=reuse_port or None,
     )
 
 
@@ -200,11 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         settings = _load(args.config)
-        _serve(
-            settings,
-            args.host or settings.server.host,
-            args.port if args.port is not None else settings.server.port,
-        )
+        host = args.host or settings.server.host
+        port = args.port if args.port is not None else settings.server.port
+        if args.workers != 1:
+            from gemini_proxy.workers import serve_workers
+
+            return serve_workers(settings, host, port, args.workers, _serve)
+        _serve(settings, host, port)
     elif args.command == "demo":
         _demo(args.port)
     elif args.command == "fake-upstream":

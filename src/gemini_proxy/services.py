@@ -17,6 +17,7 @@ from gemini_proxy.observability.activity import RecentActivity
 from gemini_proxy.observability.logging import Redactor
 from gemini_proxy.observability.metrics import Metrics
 from gemini_proxy.reload import ConfigReloader
+from gemini_proxy.shared import SharedState
 from gemini_proxy.store.base import StateStore
 from gemini_proxy.translate import IdSource, SignatureCache, TranslateOptions, random_id_source
 from gemini_proxy.upstream.client import UpstreamClient
@@ -63,6 +64,8 @@ class Services:
     streams: StreamCounter = field(default_factory=StreamCounter)
     store: StateStore | None = None
     metrics: Metrics | None = None
+    # The key state shared with other instances through Redis; None: this instance alone.
+    shared: SharedState | None = None
     # Recent errors per key and the models in use (admin API); fed by the dispatch loop.
     activity: RecentActivity = field(default_factory=lambda: RecentActivity(clock=time.time))
     # Re-reads the configuration file (POST /admin/reload); None: reload is not offered.

@@ -13,15 +13,16 @@ for ``GET /metrics``, writing the per-key pool gauges directly (see ``pool_colle
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from gemini_proxy.keys.events import KeyEvent
 from gemini_proxy.keys.outcome import Outcome
 from gemini_proxy.keys.pool import KeyPool
+from gemini_proxy.observability.hot_metrics import FastCollector, FastCounter, FastHistogram
 from gemini_proxy.observability.pool_collector import PoolCollector
 from gemini_proxy.store.base import StateStore
 from gemini_proxy.upstream.usage import TokenUsage
@@ -69,6 +70,23 @@ class StoreCollector:
         yield family
 
 
+class SharedStateCollector:
+    """``gemini_proxy_shared_state_up``: 1 while the state shared through Redis is reachable."""
+
+    def __init__(self, is_up: Callable[[], bool]) -> None:
+        self._is_up = is_up
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            f"{PREFIX}_shared_state_up",
+            "1 while the key state shared with other instances (Redis) is reachable, else 0.",
+            value=1.0 if self._is_up() else 0.0,
+        )
+
+
 class Metrics:
     """The app's instruments and its private registry (see the module docstring)."""
 
@@ -79,52 +97,59 @@ class Metrics:
         self._model = LabelCap(MAX_MODEL_LABELS)
         self._reason = LabelCap(MAX_REASON_LABELS)
 
-        self._requests = self._add(
-            Counter,
-            "requests",
+        self._requests = FastCounter(
+            f"{PREFIX}_requests",
             "Client requests, by surface, model and status.",
             ["surface", "model", "status"],
         )
-        self._request_seconds = self._add(
-            Histogram,
-            "request_duration_seconds",
+        self._request_seconds = FastHistogram(
+            f"{PREFIX}_request_duration_seconds",
             "Client request duration (to the end of a stream), by surface, model and status.",
             ["surface", "model", "status"],
-            buckets=DURATION_BUCKETS,
+            DURATION_BUCKETS,
         )
-        self._upstream_calls = self._add(
-            Counter,
-            "upstream_calls",
+        self._upstream_calls = FastCounter(
+            f"{PREFIX}_upstream_calls",
             "Upstream calls, by key id, model and outcome.",
             ["key_id", "model", "outcome"],
         )
-        self._upstream_seconds = self._add(
-            Counter,
-            "upstream_call_seconds",
+        self._upstream_seconds = FastCounter(
+            f"{PREFIX}_upstream_call_seconds",
             "Time spent in upstream calls, by key id, model and outcome.",
             ["key_id", "model", "outcome"],
         )
-        self._upstream_duration = self._add(
-            Histogram,
-            "upstream_call_duration_seconds",
+        self._upstream_duration = FastHistogram(
+            f"{PREFIX}_upstream_call_duration_seconds",
             "Upstream call duration, by model and outcome.",
             ["model", "outcome"],
-            buckets=DURATION_BUCKETS,
+            DURATION_BUCKETS,
         )
-        self._retries = self._add(
-            Counter, "retries", "Attempts retried on another key, by reason.", ["reason"]
+        self._retries = FastCounter(
+            f"{PREFIX}_retries", "Attempts retried on another key, by reason.", ["reason"]
         )
+        self._tokens = FastCounter(
+            f"{PREFIX}_tokens",
+            "Tokens reported by the upstream, by key id, model and kind.",
+            ["key_id", "model", "kind"],
+        )
+        hot = FastCollector(
+            [
+                self._requests,
+                self._request_seconds,
+                self._upstream_calls,
+                self._upstream_seconds,
+                self._upstream_duration,
+                self._retries,
+                self._tokens,
+            ]
+        )
+        self.registry.register(hot)
+        self._rendered.register(hot)
         self._refused = self._add(
             Counter,
             "requests_refused",
             "Requests refused because no key could serve them (429 or 503), by model and status.",
             ["model", "status"],
-        )
-        self._tokens = self._add(
-            Counter,
-            "tokens",
-            "Tokens reported by the upstream, by key id, model and kind.",
-            ["key_id", "model", "kind"],
         )
         self._streams = self._add(Gauge, "active_streams", "Client streams open now.", [])
         self._store_errors = self._add(
@@ -136,10 +161,7 @@ class Metrics:
         self._key_events = self._add(Counter, "key_events", "Key state changes, by kind.", ["event"])
         self._store_errors.labels("flush")
 
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._upstream_children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
-        self._token_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
-        self._retry_children: dict[str, Any] = {}
+        self._status_labels: dict[int, str] = {}
 
     def _add(self, kind: Any, name: str, documentation: str, labels: list[str], **options: Any) -> Any:
         instrument = kind(name, documentation, labels, namespace=PREFIX, registry=None, **options)
@@ -157,6 +179,12 @@ class Metrics:
         self.registry.register(store_collector)
         self._rendered.register(store_collector)
 
+    def watch_shared_state(self, is_up: Callable[[], bool]) -> None:
+        """Read ``is_up()`` at every scrape (only instances sharing state through Redis)."""
+        collector = SharedStateCollector(is_up)
+        self.registry.register(collector)
+        self._rendered.register(collector)
+
     def exposition(self) -> bytes:
         """Everything in ``registry`` as Prometheus text (``CONTENT_TYPE``)."""
         body = generate_latest(self._rendered)
@@ -168,14 +196,12 @@ class Metrics:
 
     def request(self, surface: str, model: str | None, status: int, duration_s: float) -> None:
         """One client request finished (called by the access middleware)."""
-        key = (surface, self._model(model or ""), status)
-        children = self._request_children.get(key)
-        if children is None:
-            labels = (key[0], key[1], str(status))
-            children = (self._requests.labels(*labels), self._request_seconds.labels(*labels))
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(duration_s)
+        status_label = self._status_labels.get(status)
+        if status_label is None:
+            status_label = self._status_labels[status] = str(status)
+        labels = (surface, self._model(model or ""), status_label)
+        self._requests.inc(labels)
+        self._request_seconds.observe(labels, duration_s)
 
     def streams_changed(self, active: int) -> None:
         """``StreamCounter.on_change``."""
@@ -184,45 +210,27 @@ class Metrics:
     # -- DispatchObserver --------------------------------------------------------------
 
     def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
-        key = (key_id, self._model(model), outcome.kind.value)
-        children = self._upstream_children.get(key)
-        if children is None:
-            children = (
-                self._upstream_calls.labels(*key),
-                self._upstream_seconds.labels(*key),
-                self._upstream_duration.labels(key[1], key[2]),
-            )
-            self._upstream_children[key] = children
-        children[0].inc()
-        children[1].inc(duration_s)
-        children[2].observe(duration_s)
+        model_label = self._model(model)
+        kind = outcome.kind.value
+        labels = (key_id, model_label, kind)
+        self._upstream_calls.inc(labels)
+        self._upstream_seconds.inc(labels, duration_s)
+        self._upstream_duration.observe((model_label, kind), duration_s)
 
     def retry(self, reason: str) -> None:
-        label = self._reason(reason or "unknown")
-        child = self._retry_children.get(label)
-        if child is None:
-            child = self._retry_children[label] = self._retries.labels(label)
-        child.inc()
+        self._retries.inc((self._reason(reason or "unknown"),))
 
     def refused(self, model: str, status: int) -> None:
         self._refused.labels(self._model(model), str(status)).inc()
 
     def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
-        key = (key_id, self._model(model))
-        children = self._token_children.get(key)
-        if children is None:
-            children = (
-                self._tokens.labels(key_id, key[1], "prompt"),
-                self._tokens.labels(key_id, key[1], "candidates"),
-                self._tokens.labels(key_id, key[1], "thoughts"),
-            )
-            self._token_children[key] = children
+        model_label = self._model(model)
         if usage.prompt > 0:
-            children[0].inc(usage.prompt)
+            self._tokens.inc((key_id, model_label, "prompt"), usage.prompt)
         if usage.candidates > 0:
-            children[1].inc(usage.candidates)
+            self._tokens.inc((key_id, model_label, "candidates"), usage.candidates)
         if usage.thoughts > 0:
-            children[2].inc(usage.thoughts)
+            self._tokens.inc((key_id, model_label, "thoughts"), usage.thoughts)
 
     # -- state changes -----------------------------------------------------------------
 

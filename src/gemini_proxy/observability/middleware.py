@@ -8,11 +8,11 @@ import os
 import re
 import time
 
-import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gemini_proxy.errors import NotFound, PayloadTooLarge, ProxyError
+from gemini_proxy.observability.logging import CURRENT_REQUEST_ID
 from gemini_proxy.routes.admin_json import admin_error_body
 from gemini_proxy.routes.common import TRACE, error_response, json_response
 from gemini_proxy.services import SERVICES, Services
@@ -75,7 +75,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     started = time.perf_counter()
     status = 500
     error_code: str | None = None
-    structlog.contextvars.bind_contextvars(request_id=request_id)
+    token = CURRENT_REQUEST_ID.set(request_id)
     try:
         try:
             response = await handler(request)
@@ -104,7 +104,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
                 services.metrics.request(trace.surface, trace.model, status, time.perf_counter() - started)
             if services.settings.logging.access_log:
                 _log_access(services, request, trace, status, error_code, started)
-        structlog.contextvars.unbind_contextvars("request_id")
+        CURRENT_REQUEST_ID.reset(token)
 
 
 def _log_access(

@@ -24,6 +24,7 @@ from gemini_proxy.keys.outcome import Outcome
 from gemini_proxy.keys.pool import DuplicateKey, UnknownKey
 from gemini_proxy.keys.views import KeyStatus
 from gemini_proxy.keys_check import probe_all, probe_outcome
+from gemini_proxy.observability.timeline import BUCKET_S, TIMELINE, Window
 from gemini_proxy.pool_factory import key_spec
 from gemini_proxy.routes import admin_json
 from gemini_proxy.routes.common import json_response, read_body
@@ -294,6 +295,38 @@ async def reset_key(request: web.Request, services: Services) -> web.StreamRespo
     return json_response(admin_json.key_json(services.pool.view(key_id)))
 
 
+# -- timeline (the dashboard's charts) -------------------------------------------------
+
+
+def _timeline_json(key_id: str | None, window: Window) -> dict[str, Any]:
+    return {
+        "id": key_id,
+        "bucket_s": BUCKET_S,
+        "buckets": [
+            {
+                "start": admin_json.iso(b.start),
+                "requests": b.requests,
+                "errors": b.errors,
+                "rate_limited": b.rate_limited,
+            }
+            for b in window.buckets
+        ],
+        "requests_per_s": window.requests_per_s,
+        "error_ratio": window.error_ratio,
+    }
+
+
+async def pool_timeline(request: web.Request, services: Services) -> web.StreamResponse:
+    """Upstream calls, errors and 429s per minute over the last hour, for the whole pool."""
+    return json_response(_timeline_json(None, request.app[TIMELINE].pool_window()))
+
+
+async def key_timeline(request: web.Request, services: Services) -> web.StreamResponse:
+    """The same for one key."""
+    key_id = services.pool.view(_key_id(request)).key_id
+    return json_response(_timeline_json(key_id, request.app[TIMELINE].key_window(key_id)))
+
+
 # -- probes and reload -----------------------------------------------------------------
 
 
@@ -338,12 +371,14 @@ ROUTES: tuple[tuple[str, str, AdminHandler], ...] = (
     ("GET", "/admin/keys/{key_id}", get_key),
     ("DELETE", "/admin/keys/{key_id}", delete_key),
     ("GET", "/admin/keys/{key_id}/errors", key_errors),
+    ("GET", "/admin/keys/{key_id}/timeline", key_timeline),
     ("POST", "/admin/keys/{key_id}/enable", enable_key),
     ("POST", "/admin/keys/{key_id}/disable", disable_key),
     ("POST", "/admin/keys/{key_id}/reset", reset_key),
     ("POST", "/admin/keys/{key_id}/probe", probe_key),
     ("POST", "/admin/probe", probe_keys),
     ("POST", "/admin/reload", reload_config),
+    ("GET", "/admin/timeline", pool_timeline),
 )
 
 

@@ -69,8 +69,6 @@ async def handle_native(request: web.Request) -> web.StreamResponse:
     trace = request[TRACE]
     trace.surface = "gemini"
     raw_path = request.rel_url.raw_path
-    if _OPENAI_COMPAT.match(raw_path):
-        return await handle_openai_compat(request)
     match = _MODEL_METHOD.match(raw_path)
     if match is not None:
         version, resource, method = match.groups()
@@ -92,6 +90,8 @@ async def handle_native(request: web.Request) -> web.StreamResponse:
     match = _MODELS.match(raw_path)
     if match is not None:
         return await handle_models(request)
+    if _OPENAI_COMPAT.match(raw_path):
+        return await handle_openai_compat(request)
     raise NotFound(f"unknown path {request.path}")
 
 

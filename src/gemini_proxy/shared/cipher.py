@@ -10,6 +10,7 @@ be opened (no secret, a different secret, a damaged value) raises ``UnreadableSe
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -27,8 +28,9 @@ class _Fernet(Protocol):
     def decrypt(self, token: bytes) -> bytes: ...
 
 
+@functools.lru_cache(maxsize=4)
 def derive_fernet_key(secret: str) -> bytes:
-    """The Fernet key for ``secret``: 32 bytes of scrypt, URL-safe base64."""
+    """The Fernet key for ``secret``: 32 bytes of scrypt, URL-safe base64 (derived once)."""
     derived = hashlib.scrypt(secret.encode(), salt=_SALT, n=2**14, r=8, p=1, dklen=32)
     return base64.urlsafe_b64encode(derived)
 

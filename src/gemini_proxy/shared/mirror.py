@@ -30,7 +30,7 @@ from gemini_proxy.shared.messages import (
 from gemini_proxy.shared.outbox import Outbox
 from gemini_proxy.shared.reader import SharedSnapshot
 from gemini_proxy.shared.stamps import Stamps
-from gemini_proxy.store.records import AddedKeyRecord, UsageRecord
+from gemini_proxy.store.records import AddedKeyRecord, CooldownRecord, UsageRecord
 
 
 class Mirror:
@@ -64,7 +64,7 @@ class Mirror:
                 else:
                     pool.apply_breaker_state(change.record)
         elif isinstance(change, CooldownChange):
-            self._cooldown(change.record.key_id, change.record.model, change.at, change)
+            self._cooldown(change.record, change.at)
         elif isinstance(change, ResetChange):
             if change.key_id in pool and stamps.take_reset(change.key_id, change.at):
                 pool.apply_reset(change.key_id)
@@ -114,8 +114,7 @@ class Mirror:
                 stamps.take_register("breaker", key_id, remote.breaker_at)
                 pool.apply_breaker_state(record)
         for cooldown in snapshot.cooldowns:
-            set_at = shared.cooldown_set_at.get((cooldown.key_id, cooldown.model), 0.0)
-            self._cooldown(cooldown.key_id, cooldown.model, set_at, CooldownChange(cooldown, set_at))
+            self._cooldown(cooldown, shared.cooldown_set_at.get((cooldown.key_id, cooldown.model), 0.0))
         self.usage_seq = usage_seq
         for usage in day_usage:
             requests, tokens = self._outbox.pending_usage(usage.key_id, usage.model, usage.window_start)
@@ -130,12 +129,12 @@ class Mirror:
                 )
             )
 
-    def _cooldown(self, key_id: str, model: str, set_at: float, change: CooldownChange) -> None:
-        if set_at < self._stamps.reset_at(key_id):
+    def _cooldown(self, record: CooldownRecord, set_at: float) -> None:
+        if set_at < self._stamps.reset_at(record.key_id):
             return  # set before the key's last reset
-        if self._pool.apply_cooldown(change.record):
-            cooled = self._stamps.cooled
-            cooled[(key_id, model)] = max(set_at, cooled.get((key_id, model), 0.0))
+        if self._pool.apply_cooldown(record):
+            pair = (record.key_id, record.model)
+            self._stamps.cooled[pair] = max(set_at, self._stamps.cooled.get(pair, 0.0))
 
     def _usage(self, change: UsageChange) -> None:
         if change.seq <= self.usage_seq:

@@ -16,6 +16,7 @@ from gemini_proxy.errors import UpstreamError, UpstreamStreamBroken, UpstreamTim
 
 # Request headers a client may send that are forwarded upstream as they are. Anything
 # else (credentials, cookies, hop-by-hop headers, Host) stays behind.
+_NO_CONTENT_TYPE = ("Content-Type",)
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "User-Agent", "x-goog-api-client")
 
 
@@ -113,7 +114,6 @@ class UpstreamClient:
             connector=connector,
             timeout=self._timeout,
             auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
         )
 
     async def close(self) -> None:
@@ -138,16 +138,26 @@ class UpstreamClient:
         url = self._base_url + request.path
         if request.query:
             url = f"{url}?{request.query}"
+        timeout = self._stream_timeout if request.stream else self._timeout
         try:
-            response = await self.session.request(
-                request.method,
-                URL(url, encoded=True),
-                data=request.body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=self._stream_timeout if request.stream else self._timeout,
-                skip_auto_headers=("Content-Type",) if request.body is None else (),
-            )
+            if request.body is None:
+                response = await self.session.request(
+                    request.method,
+                    URL(url, encoded=True),
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    skip_auto_headers=_NO_CONTENT_TYPE,
+                )
+            else:
+                response = await self.session.request(
+                    request.method,
+                    URL(url, encoded=True),
+                    data=request.body,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=timeout,
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _map_error(exc) from exc
         except asyncio.CancelledError:

@@ -49,8 +49,17 @@ def usage_from_body(body: bytes) -> TokenUsage | None:
     start = body.rfind(_USAGE_KEY)
     if start < 0:
         return None
-    counts = {name.decode(): int(value) for name, value in _COUNT.findall(body, start, start + _USAGE_SPAN)}
-    return TokenUsage.from_metadata(counts)
+    prompt = candidates = thoughts = total = 0
+    for name, value in _COUNT.findall(body, start, start + _USAGE_SPAN):
+        if name == b"promptTokenCount" or name == b"toolUsePromptTokenCount":
+            prompt += int(value)
+        elif name == b"candidatesTokenCount":
+            candidates = int(value)
+        elif name == b"thoughtsTokenCount":
+            thoughts = int(value)
+        else:
+            total = int(value)
+    return TokenUsage(prompt, candidates, thoughts, total or prompt + candidates + thoughts)
 
 
 def usage_from_stream_tail(tail: bytes) -> TokenUsage | None:

@@ -18,8 +18,8 @@ import pytest
 from gemini_proxy.store.base import StateStore
 from gemini_proxy.store.jsonfile import JsonFileStore
 from gemini_proxy.store.memory import MemoryStore
-from gemini_proxy.store.resilient import ResilientStore
 from gemini_proxy.store.redis_store import RedisStore
+from gemini_proxy.store.resilient import ResilientStore
 from gemini_proxy.store.sqlite import SqliteStore
 from tests.redis_support import REDIS_URL, delete_prefix, redis_available, stored_values, unique_prefix
 
