@@ -21,7 +21,7 @@ from gemini_proxy.observability.metrics import Metrics
 from gemini_proxy.observability.middleware import access_middleware, add_request_id_header
 from gemini_proxy.observability.timeline import TIMELINE, RequestTimeline
 from gemini_proxy.pool_factory import build_pool
-from gemini_proxy.reload import ConfigReloader
+from gemini_proxy.reload import ConfigReloader, secrets_of
 from gemini_proxy.routes import admin, dashboard, gemini, ops
 from gemini_proxy.routes import metrics as metrics_route
 from gemini_proxy.routes import openai as openai_routes
@@ -31,16 +31,6 @@ from gemini_proxy.shared import open_shared_state
 from gemini_proxy.upstream.client import UpstreamClient
 from gemini_proxy.upstream.dispatch import Dispatcher
 from gemini_proxy.upstream.models_cache import ModelsCache
-
-LOG_STREAM = web.AppKey("log_stream", object)
-
-
-def _secrets(settings: Settings) -> list[str]:
-    values = [key.key for key in settings.keys]
-    values += [token.token for token in settings.auth.client_tokens]
-    if settings.auth.admin_token:
-        values.append(settings.auth.admin_token)
-    return values
 
 
 def create_app(
@@ -64,7 +54,7 @@ def create_app(
     app.on_response_prepare.append(add_request_id_header)
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        redactor = Redactor(_secrets(settings))
+        redactor = Redactor(secrets_of(settings))
         log = build_logger(
             level=settings.logging.level, fmt=settings.logging.format, redactor=redactor, stream=log_stream
         )

@@ -15,20 +15,8 @@ from typing import Any
 import orjson
 
 from gemini_proxy.errors import openai_error_body
+from gemini_proxy.keys.classify import KEY_REJECTION_REASONS
 
-# ErrorInfo reasons that mean "this key cannot be used", whatever the HTTP status.
-KEY_REJECTION_REASONS = frozenset(
-    {
-        "API_KEY_INVALID",
-        "API_KEY_EXPIRED",
-        "API_KEY_SERVICE_BLOCKED",
-        "API_KEY_HTTP_REFERRER_BLOCKED",
-        "API_KEY_IP_ADDRESS_BLOCKED",
-        "SERVICE_DISABLED",
-        "CONSUMER_SUSPENDED",
-        "ACCESS_TOKEN_TYPE_UNSUPPORTED",
-    }
-)
 _GEMINI_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{10,}")
 _KEY_REJECTION_MESSAGES = ("api key not valid", "api key not found", "api key expired")
 
