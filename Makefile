@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve demo test lint typecheck unit bench loadtest clean lock
+.PHONY: install serve demo test lint typecheck unit browser bench loadtest clean lock
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -m "not browser" tests/unit
+
+# The dashboard in headless Chromium (/usr/bin/chromium; .ci/run installs it).
+browser: $(STAMP)
+	$(BIN)/pytest -q -m browser tests/browser
 
 # Everything CI runs.
 test: lint typecheck

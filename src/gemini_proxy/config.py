@@ -123,9 +123,25 @@ class PoolSettings(_Frozen):
 class StateSettings(_Frozen):
     path: Path | None = Path("../data/state.db")
     flush_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    # Set: the key state is shared with every instance using this Redis and prefix.
     redis_url: str | None = None
-    redis_prefix: str = "gemini-proxy"
-    secret: str | None = None
+    redis_prefix: Annotated[str, Field(min_length=1)] = "gemini-proxy"
+    # Encrypts keys added through the admin API before they are stored in Redis.
+    secret: Annotated[str, Field(min_length=16)] | None = None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(redis|rediss|unix)://", value):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str) -> str:
+        if re.search(r"[\s*?\[\]]", value):
+            raise ValueError("must not contain whitespace or the characters * ? [ ]")
+        return value
 
 
 class ModelSettings(_Frozen):

@@ -118,8 +118,9 @@ class Supervisor:
                 f"(pids {', '.join(str(worker.pid) for worker in self._workers)})",
                 flush=True,
             )
-            failed = self._supervise(wake_read)
-            return self._stop_all() if not failed else max(EXIT_FAILED, self._stop_all())
+            gave_up = self._supervise(wake_read)
+            status = self._stop_all()
+            return EXIT_FAILED if gave_up else status
         finally:
             signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in previous.items():

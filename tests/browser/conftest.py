@@ -22,6 +22,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, ViewportSize, async_playwright
 
 from gemini_proxy.app import create_app, start_server
+from gemini_proxy.config import Settings
 from gemini_proxy.fake_upstream.runner import start_fake_upstream
 from gemini_proxy.fake_upstream.scenario import FakeConfig, Rule
 from tests.browser.dashboard_page import DashboardPage, Stack
@@ -45,32 +46,43 @@ StackFactory = Callable[..., Awaitable[Stack]]
 DashboardFactory = Callable[..., Awaitable[DashboardPage]]
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    """Headless Chromium for the session (Playwright gives it a fresh profile directory)."""
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """The browser binary; its absence fails the tests (they never skip)."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium is not at {CHROMIUM}: install it (apt-get install chromium; .ci/run does) "
             "or point GEMINI_PROXY_CHROMIUM at it. Browser tests do not skip.",
             pytrace=False,
         )
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    """Headless Chromium for the session (Playwright gives it a fresh profile directory)."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=LAUNCH_ARGS)
         yield browser
         await browser.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def stack_factory() -> AsyncIterator[StackFactory]:
-    """Start a fake upstream with ``rules`` and a proxy in front of it (section overrides as in
-    ``make_settings``); all are closed at the end of the test."""
+    """Start a fake upstream with ``rules`` and a proxy in front of it: section overrides as in
+    ``make_settings``, or ``settings(fake_url)``; all are closed at the end of the test."""
     started: list[Stack] = []
 
-    async def start(*rules: Rule, **sections: Any) -> Stack:
+    async def start(
+        *rules: Rule, settings: Callable[[str], Settings] | None = None, **sections: Any
+    ) -> Stack:
         fake = await start_fake_upstream(FakeConfig(rules=rules))
         log = io.StringIO()
-        settings = make_settings(upstream={"base_url": fake.url}, **sections)
-        app = create_app(settings, rng=random.Random(7), log_stream=log)
+        if settings is not None:
+            chosen = settings(fake.url)
+        else:
+            chosen = make_settings(upstream={"base_url": fake.url}, **sections)
+        app = create_app(chosen, rng=random.Random(7), log_stream=log)
         runner, port = await start_server(app)
         stack = Stack(RunningProxy(f"http://127.0.0.1:{port}", app, runner, log), fake)
         started.append(stack)
@@ -89,7 +101,11 @@ async def dashboard_factory(browser: Browser) -> AsyncIterator[DashboardFactory]
     pages: list[DashboardPage] = []
 
     async def open_page(
-        stack: Stack, *, viewport: ViewportSize = LAPTOP, color_scheme: str = "light", refresh_s: int | None = None
+        stack: Stack,
+        *,
+        viewport: ViewportSize = LAPTOP,
+        color_scheme: str = "light",
+        refresh_s: int | None = None,
     ) -> DashboardPage:
         context = await browser.new_context(
             viewport=viewport,

@@ -85,7 +85,9 @@ class DashboardPage:
 
     def row(self, name: str) -> Locator:
         """The table row of the key called ``name``."""
-        return self.rows.filter(has=self.page.locator(".key-name", has_text=re.compile(f"^{re.escape(name)}$")))
+        return self.rows.filter(
+            has=self.page.locator(".key-name", has_text=re.compile(f"^{re.escape(name)}$"))
+        )
 
     def cell(self, name: str, label: str) -> Locator:
         """A cell of a row by its column label (``State``, ``Requests``...)."""

@@ -98,7 +98,9 @@ class TestPageHeaders:
         status, headers, body = await _get(session, f"{proxy.url}/admin/ui/{name}")
         assert status == 200
         assert body == (FOLDER / name).read_bytes()
-        expected = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[name.rsplit(".", 1)[1]]
+        expected = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[
+            name.rsplit(".", 1)[1]
+        ]
         assert headers["Content-Type"].split(";")[0] == expected
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Cache-Control"] == "no-cache"
@@ -107,7 +109,9 @@ class TestPageHeaders:
         ) as again:
             assert again.status == 304
 
-    @pytest.mark.parametrize("path", ["/admin/ui/missing.js", "/admin/ui/index.html", "/admin/ui/..%2Fadmin.py"])
+    @pytest.mark.parametrize(
+        "path", ["/admin/ui/missing.js", "/admin/ui/index.html", "/admin/ui/..%2Fadmin.py"]
+    )
     async def test_other_paths_are_not_found(
         self, proxy: RunningProxy, session: aiohttp.ClientSession, path: str
     ) -> None:
@@ -144,7 +148,14 @@ class TestPageContent:
     def test_scripts_never_parse_html_or_eval(self, name: str) -> None:
         """The scripts build nodes with createElement/textContent (Trusted Types would refuse the rest)."""
         text = (FOLDER / name).read_text()
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        for sink in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+        ):
             assert sink not in text, (name, sink)
 
     def test_every_module_import_is_a_served_file(self) -> None:

@@ -52,20 +52,21 @@ def _tail(log: Path) -> str:
     return log.read_text()[-3000:]
 
 
-async def _listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+def _listening_sockets(port: int) -> int:
+    """How many sockets listen on loopback ``port`` (each worker has its own, SO_REUSEPORT)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    local, listen = f"0100007F:{port:04X}", "0A"
+    return sum(1 for row in rows if row.split()[1] == local and row.split()[3] == listen)
+
+
+async def _all_listening(port: int, count: int, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    while _listening_sockets(port) < count:
         if process.poll() is not None:
             raise AssertionError(f"exited early:\n{_tail(log)}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise AssertionError("nothing listens")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {count} listeners on {port}:\n{_tail(log)}")
+        await asyncio.sleep(0.05)
 
 
 def _worker_pids(log: Path) -> list[int]:
@@ -95,7 +96,7 @@ class TestWorkers:
         log = tmp_path / "log"
         process = _serve(config, log, "--workers", "2")
         try:
-            await _listening(port, process, log)
+            await _all_listening(port, 2, process, log)
             workers = _worker_pids(log)
             url = f"http://127.0.0.1:{port}"
             for _ in range(40):

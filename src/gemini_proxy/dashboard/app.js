@@ -75,6 +75,7 @@ class Dashboard {
     sessionStorage.removeItem(SIGNED_OUT_KEY);
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) {
+      this.signinSection.hidden = true; // no sign-in form flashing while the saved token is checked
       this.signIn(token, { restoring: true });
       return;
     }

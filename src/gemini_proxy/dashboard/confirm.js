@@ -16,6 +16,9 @@ export class ConfirmDialog {
     this.resolve = null;
     byId("confirm-cancel").addEventListener("click", () => this.dialog.close("cancel"));
     this.ok.addEventListener("click", () => this.dialog.close("confirm"));
+    this.reason.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") this.dialog.close("confirm");
+    });
     this.dialog.addEventListener("close", () => {
       const answer = this.dialog.returnValue === "confirm";
       const resolve = this.resolve;

@@ -17,6 +17,14 @@ import { TimelineCharts } from "./chart.js";
 import { byId, el, renderIfChanged, setText } from "./dom.js";
 import { count, perSecond, percent } from "./format.js";
 
+const OUTCOME_LABELS = {
+  success: "Succeeded",
+  rate_limited: "Rate limited",
+  key_rejected: "Rejected",
+  transient: "Transient errors",
+  client_error: "Client errors",
+};
+
 function fact(label, ...value) {
   return [el("dt", { text: label }), el("dd", {}, ...value)];
 }
@@ -117,7 +125,7 @@ export class KeyDetail {
         ["In flight", inFlight],
         ...Object.entries(outcomes)
           .filter(([, n]) => n > 0)
-          .map(([kind, n]) => [kind.replace("_", " "), n]),
+          .map(([kind, n]) => [OUTCOME_LABELS[kind] ?? kind, n]),
       ];
       return [
         el(

@@ -52,7 +52,7 @@ export class PoolSummary {
       const n = pool.keys[state];
       setText(value, count(n));
       button.classList.toggle("is-zero", n === 0);
-      setAttr(button, "aria-label", `${STATE_LABELS[state]}: ${n} keys. Show only these`);
+      setAttr(button, "aria-label", `${STATE_LABELS[state]}: ${n} key${n === 1 ? "" : "s"}. Show only these`);
     }
     this.unusable.hidden = pool.usable;
     setText(this.rps, perSecond(timeline.requests_per_s));

@@ -83,13 +83,16 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
             response = _error_response(trace.surface, exc)
             error_code = exc.code
         except web.HTTPException as exc:
-            if exc.status < 400:
+            if exc.status < 400:  # a redirect or the like: aiohttp answers it as it is
+                status = exc.status
                 raise
             error = _http_exception_to_error(exc)
             response = _error_response(trace.surface, error)
             error_code = error.code
         status = response.status
         return response
+    except web.HTTPException:
+        raise
     except Exception as exc:
         services = request.app.get(SERVICES)
         if services is not None:

@@ -85,7 +85,7 @@ class Outbox:
         self._days = PacificDays()
         self._pending = Batch()
         self._in_flight: Batch | None = None
-        self._ready = asyncio.Event()
+        self._ready = asyncio.Event()  # something is pending
 
     def __len__(self) -> int:
         return len(self._pending) + (len(self._in_flight) if self._in_flight is not None else 0)

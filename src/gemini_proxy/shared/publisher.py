@@ -1,19 +1,21 @@
 """Writing this instance's changes to Redis, each write publishing the change to the others.
 
-``push`` writes one ``Batch`` from the outbox in one pipeline (one round trip): the
-state to write is read from the pool at that moment. ``seed`` writes this instance's
-whole state into a Redis that lost its data (its epoch changed), with the same
-conditional scripts, so several instances seeding at once end in the same state.
+``push`` writes one ``Batch`` from the outbox in one round trip (one command alone, or a
+pipeline): the state to write is read from the pool at that moment. ``seed`` writes this
+instance's whole state into a Redis that lost its data (its epoch changed), with the same
+conditional scripts, so several instances seeding at once end in the same state. Scripts
+go by SHA; when Redis does not know one, they are loaded and the commands sent again
+(every command here may run twice without harm).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError, ResponseError
 
 from gemini_proxy.keys.pacific import PacificDays
 from gemini_proxy.keys.pool import KeyPool
@@ -38,6 +40,39 @@ from gemini_proxy.shared.messages import (
 from gemini_proxy.shared.outbox import Batch, Outbox
 from gemini_proxy.shared.stamps import Stamps
 from gemini_proxy.store.records import CooldownRecord, KeyStateRecord
+
+
+class Commands:
+    """Redis commands gathered to go in one round trip."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, tuple[Any, ...]]] = []
+
+    def add(self, name: str, *args: Any) -> None:
+        """Queue ``client.<name>(*args)``."""
+        self.items.append((name, args))
+
+    def script(self, script: scripts.Script, keys: Sequence[str], *args: Any) -> None:
+        """Queue a script call (``EVALSHA``)."""
+        self.items.append(("evalsha", (script.sha, len(keys), *keys, *args)))
+
+    async def send(self, client: Redis) -> list[Exception]:
+        """Send them; the errors Redis answered (a connection error raises)."""
+        if not self.items:
+            return []
+        if len(self.items) == 1:  # no pipeline: measurably cheaper for the common single write
+            name, args = self.items[0]
+            try:
+                await getattr(client, name)(*args)
+            except ResponseError as exc:
+                return [exc]
+            return []
+        pipe = client.pipeline(transaction=False)
+        for name, args in self.items:
+            getattr(pipe, name)(*args)
+        results = await pipe.execute(raise_on_error=False)
+        return [result for result in results if isinstance(result, Exception)]
+
 
 MINUTE_S = 60
 DAY_KEEP_S = 3600  # a day's counters outlive the day by this much
@@ -68,29 +103,38 @@ class Publisher:
     async def push(self, client: Redis, batch: Batch) -> list[Exception]:
         """Write and publish one batch; the commands Redis refused (a connection error raises)."""
         pool, layout = self._pool, self._layout
-        pipe = client.pipeline(transaction=False)
+        commands = Commands()
         for key_id in batch.added:
             added = pool.export_added(key_id)
             if added is not None:
-                pipe.hsetnx(layout.added, key_id, encode_added(added, self._cipher))
-                pipe.publish(layout.channel, encode_membership(self._origin, MembershipChange("add", key_id)))
+                commands.add("hsetnx", layout.added, key_id, encode_added(added, self._cipher))
+                message = encode_membership(self._origin, MembershipChange("add", key_id))
+                commands.add("publish", layout.channel, message)
         for (kind, key_id), at in batch.registers.items():
             record = pool.export_key(key_id)
             if record is not None:
-                self._register(pipe, kind, record, at)
+                self._register(commands, kind, record, at)
         for key_id, at in batch.resets.items():
             message = encode_reset(self._origin, ResetChange(key_id, at))
             keys = (layout.key(key_id), layout.cooldowns(key_id), layout.keys)
-            pipe.eval(scripts.RESET, 3, *keys, repr(at), layout.channel, message, key_id)
+            commands.script(scripts.RESET, keys, repr(at), layout.channel, message, key_id)
         for (key_id, model), at in batch.cooldowns.items():
             cooldown = pool.export_cooldown(key_id, model)
             if cooldown is not None:
-                self._cooldown(pipe, cooldown, at)
-        self._usage(pipe, batch)
+                self._cooldown(commands, cooldown, at)
+        self._usage(commands, batch)
         for key_id in batch.removed:
-            pipe.publish(layout.channel, encode_membership(self._origin, MembershipChange("remove", key_id)))
-        results = await pipe.execute(raise_on_error=False)
-        return [result for result in results if isinstance(result, Exception)]
+            message = encode_membership(self._origin, MembershipChange("remove", key_id))
+            commands.add("publish", layout.channel, message)
+        return await self._send(client, commands)
+
+    async def _send(self, client: Redis, commands: Commands) -> list[Exception]:
+        refused = await commands.send(client)
+        if any(isinstance(error, NoScriptError) for error in refused):
+            for script in scripts.ALL:
+                await client.script_load(script.text)
+            refused = await commands.send(client)
+        return refused
 
     async def seed(self, client: Redis, outbox: Outbox) -> list[Exception]:
         """Write this instance's whole state (see the module docstring); the refused commands.
@@ -100,14 +144,14 @@ class Publisher:
         snapshot = self._pool.export_snapshot()
         layout, stamps = self._layout, self._stamps
         now = self._clock()
-        pipe = client.pipeline(transaction=False)
+        commands = Commands()
         for record in snapshot.keys:
             for kind in REGISTER_FIELDS:
                 at = stamps.register(kind, record.key_id)
                 if at > 0:
-                    self._register(pipe, kind, record, at)
+                    self._register(commands, kind, record, at)
         for cooldown in snapshot.cooldowns:
-            self._cooldown(pipe, cooldown, stamps.cooled.get((cooldown.key_id, cooldown.model), now))
+            self._cooldown(commands, cooldown, stamps.cooled.get((cooldown.key_id, cooldown.model), now))
         counts: dict[float, list[str]] = {}
         for usage in snapshot.usage:
             if usage.window != "day":
@@ -126,22 +170,19 @@ class Publisher:
         for day_start, fields in counts.items():
             expires = self._day_expiry(day_start)
             keys = (layout.usage("day", day_start), layout.usage_index)
-            pipe.eval(scripts.RAISE_COUNTERS, 2, *keys, expires, *fields)
+            commands.script(scripts.RAISE_COUNTERS, keys, expires, *fields)
         for added in snapshot.added_keys:
-            pipe.hsetnx(layout.added, added.key_id, encode_added(added, self._cipher))
-        results = await pipe.execute(raise_on_error=False)
-        return [result for result in results if isinstance(result, Exception)]
+            commands.add("hsetnx", layout.added, added.key_id, encode_added(added, self._cipher))
+        return await self._send(client, commands)
 
-    def _register(self, pipe: Pipeline, kind: RegisterKind, record: KeyStateRecord, at: float) -> None:
+    def _register(self, commands: Commands, kind: RegisterKind, record: KeyStateRecord, at: float) -> None:
         layout = self._layout
         fields, deleted = encode_key_state(record, REGISTER_FIELDS[kind])
         message = encode_register(self._origin, RegisterChange(kind, record, at))
         pairs = [item for name, value in fields.items() for item in (name, value)]
-        pipe.eval(
+        commands.script(
             scripts.SET_REGISTER,
-            2,
-            layout.key(record.key_id),
-            layout.keys,
+            (layout.key(record.key_id), layout.keys),
             STATUS_AT if kind == "disable" else BREAKER_AT,
             repr(at),
             layout.channel,
@@ -152,16 +193,13 @@ class Publisher:
             *deleted,
         )
 
-    def _cooldown(self, pipe: Pipeline, cooldown: CooldownRecord, at: float) -> None:
+    def _cooldown(self, commands: Commands, cooldown: CooldownRecord, at: float) -> None:
         layout = self._layout
         key_id = cooldown.key_id
         message = encode_cooldown_change(self._origin, CooldownChange(cooldown, at))
-        pipe.eval(
+        commands.script(
             scripts.SET_COOLDOWN,
-            3,
-            layout.cooldowns(key_id),
-            layout.key(key_id),
-            layout.keys,
+            (layout.cooldowns(key_id), layout.key(key_id), layout.keys),
             cooldown.model,
             repr(cooldown.until),
             repr(at),
@@ -171,7 +209,7 @@ class Publisher:
             key_id,
         )
 
-    def _usage(self, pipe: Pipeline, batch: Batch) -> None:
+    def _usage(self, commands: Commands, batch: Batch) -> None:
         if not batch.usage:
             return
         layout = self._layout
@@ -184,13 +222,14 @@ class Publisher:
             arguments: list[Any] = []
             for entry in entries:
                 arguments += [entry.key_id, entry.model, entry.requests, entry.tokens]
-            pipe.eval(
+            commands.script(
                 scripts.ADD_USAGE,
-                4,
-                layout.usage("day", day_start),
-                layout.usage("minute", minute_start),
-                layout.usage_index,
-                layout.seq,
+                (
+                    layout.usage("day", day_start),
+                    layout.usage("minute", minute_start),
+                    layout.usage_index,
+                    layout.seq,
+                ),
                 layout.channel,
                 encode_usage_body(self._origin, day_start, entries),
                 self._day_expiry(day_start),

@@ -1,8 +1,8 @@
 """The Lua scripts that change the shared state atomically, each publishing its change.
 
-Run with ``EVAL`` (Redis caches the compiled script), so nothing breaks when a restarted
-Redis has forgotten loaded scripts. Every write is conditional, so instances that push
-changes late (after an outage) in any order end at the same state:
+Each is sent as ``EVALSHA`` (its SHA-1); the publisher loads the scripts when Redis says
+it does not know one (a restarted or flushed Redis). Every write is conditional, so
+instances that push changes late (after an outage) in any order end at the same state:
 
 - a register write (``SET_REGISTER``) lands only if its stamp is not older than the
   stored one (the later change wins);
@@ -17,9 +17,24 @@ changes late (after an outage) in any order end at the same state:
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
 from typing import Final
 
-SET_REGISTER: Final = """
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script and the SHA-1 Redis knows it by."""
+
+    text: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha1(self.text.encode(), usedforsecurity=False).hexdigest()
+        object.__setattr__(self, "sha", digest)
+
+
+SET_REGISTER: Final = Script("""
 -- KEYS: key hash, keys set
 -- ARGV: stamp field, stamp, channel, message ('' = none), key id, n, n field/value pairs, fields to delete
 local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -32,9 +47,9 @@ for i = 7 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 redis.call('SADD', KEYS[2], ARGV[5])
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
-"""
+""")
 
-SET_COOLDOWN: Final = """
+SET_COOLDOWN: Final = Script("""
 -- KEYS: cooldown hash, key hash, keys set
 -- ARGV: model, until, set at, value, channel, message ('' = none), key id
 local reset_at = tonumber(redis.call('HGET', KEYS[2], 'reset_at') or '0')
@@ -50,9 +65,9 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[7])
 if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 return 1
-"""
+""")
 
-RESET: Final = """
+RESET: Final = Script("""
 -- KEYS: key hash, cooldown hash, keys set
 -- ARGV: stamp, channel, message, key id
 local stamp = tonumber(ARGV[1])
@@ -77,9 +92,9 @@ end
 redis.call('SADD', KEYS[3], ARGV[4])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
-"""
+""")
 
-ADD_USAGE: Final = """
+ADD_USAGE: Final = Script("""
 -- KEYS: day hash, minute hash, usage index, sequence
 -- ARGV: channel, message body (a JSON object), day expires at, minute expires at,
 --       then key id, model, requests, tokens for each entry
@@ -96,9 +111,9 @@ redis.call('ZADD', KEYS[3], ARGV[3], KEYS[1], ARGV[4], KEYS[2])
 local seq = redis.call('INCR', KEYS[4])
 redis.call('PUBLISH', ARGV[1], '{"s":' .. seq .. ',' .. string.sub(ARGV[2], 2))
 return seq
-"""
+""")
 
-RAISE_COUNTERS: Final = """
+RAISE_COUNTERS: Final = Script("""
 -- KEYS: counter hash, usage index
 -- ARGV: expires at, then field/value pairs; each field becomes at least its value
 for i = 2, #ARGV, 2 do
@@ -108,4 +123,6 @@ end
 redis.call('EXPIREAT', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[1], KEYS[1])
 return 1
-"""
+""")
+
+ALL: Final = (SET_REGISTER, SET_COOLDOWN, RESET, ADD_USAGE, RAISE_COUNTERS)
