@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve demo test lint typecheck unit browser bench loadtest clean lock
+.PHONY: install serve demo test lint typecheck unit browser bench loadtest soak bench-pool clean lock
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,19 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.performance.bench
+
+# Bounded load test over loopback; options after ARGS, e.g.
+#   make loadtest ARGS="--workload all --faults mix --compare-direct --json bench-results/load.json"
+loadtest: $(STAMP)
+	$(BIN)/python -m tests.performance.load_test $(ARGS)
+
+# 200,000 requests with the fault mix (about ten minutes); RSS, descriptors, state flush.
+soak: $(STAMP)
+	$(BIN)/python -m tests.performance.soak $(ARGS)
+
+# Figures for a pool of 10,000 keys: pick cost, snapshot/flush cost, flushing vs p99.
+bench-pool: $(STAMP)
+	$(BIN)/python -m tests.performance.bench_pool $(ARGS)
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements/dev.lock --python-version 3.11

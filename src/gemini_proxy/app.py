@@ -91,6 +91,7 @@ def create_app(
             client,
             pool,
             max_attempts=settings.pool.max_attempts,
+            max_failover_keys=settings.pool.max_failover_keys,
             deadline_s=settings.upstream.deadline_s
             or settings.upstream.request_timeout_s * settings.pool.max_attempts,
             wait_for_key_s=settings.pool.wait_for_key_s,

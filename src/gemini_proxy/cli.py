@@ -167,6 +167,13 @@ def _state(args: argparse.Namespace) -> int:
 
     settings = _load(args.config)
     path = settings.state.path
+    if settings.state.redis_url:
+        print(
+            "gemini-proxy: state.redis_url is set: the state lives in Redis, shared by the running "
+            "instances; see it with GET /admin/keys and reset a key with POST /admin/keys/{id}/reset",
+            file=sys.stderr,
+        )
+        return 1
     if path is None:
         print("gemini-proxy: state.path is null: the state lives in memory only", file=sys.stderr)
         return 1

@@ -108,7 +108,9 @@ class AuthSettings(_Frozen):
 
 class PoolSettings(_Frozen):
     strategy: Literal["round_robin", "least_used", "weighted"] = "round_robin"
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3  # transient failures tried per request
+    # keys one request may move through when keys answer 429 or reject it
+    max_failover_keys: Annotated[int, Field(ge=1, le=100)] = 16
     failure_threshold: Annotated[int, Field(ge=1)] = 3
     backoff_base_s: Annotated[float, Field(gt=0)] = 2.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 900.0

@@ -122,3 +122,38 @@ class TestFailoverPerClass:
         results = await _generate(proxy, 3)
         assert [status for status, _ in results] == [503, 503, 503]
         assert sum(fake.state.requests_by_key.values()) == 4
+
+
+class TestFirstContactWithBadKeys:
+    async def test_rate_limited_and_rejected_keys_do_not_use_up_attempts(
+        self, proxy_factory: ProxyFactory, fake_factory: FakeFactory
+    ) -> None:
+        """Three bad keys before the good one, max_attempts 2: the very first request still succeeds."""
+        keys = [f"AIzaSyBAD{i}abcdefghijklmnopqrstuvwxyz0{i}" for i in range(3)] + [KEYS[3]]
+        fake = await fake_factory(
+            FakeConfig(
+                rules=(
+                    Rule(key_prefix=keys[0], behavior=Behavior.RATE_MINUTE),
+                    Rule(key_prefix=keys[1], behavior=Behavior.INVALID_KEY),
+                    Rule(key_prefix=keys[2], behavior=Behavior.RATE_DAY),
+                )
+            )
+        )
+        proxy = await proxy_factory(
+            upstream={"base_url": fake.url},
+            keys=[{"key": key} for key in keys],
+            pool={"max_attempts": 2},
+        )
+        results = await _generate(proxy, 6)
+        assert [status for status, _ in results] == [200] * 6
+        assert sum(fake.state.requests_by_key[key] for key in keys[:3]) == 3
+
+    async def test_transient_failures_still_stop_at_max_attempts(
+        self, proxy_factory: ProxyFactory, fake_factory: FakeFactory
+    ) -> None:
+        """Transient failures are bounded by max_attempts: 2 tries, then the upstream's 500."""
+        fake = await fake_factory(FakeConfig(rules=(Rule(behavior=Behavior.SERVER_ERROR),)))
+        proxy = await proxy_factory(upstream={"base_url": fake.url}, pool={"max_attempts": 2})
+        results = await _generate(proxy, 1)
+        assert results[0][0] == 500
+        assert sum(fake.state.requests_by_key.values()) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -157,6 +158,12 @@ class TestAddedKeys:
             assert fake.state.requests_by_key[KEYS[3]] == 0
 
 
+# Picks never wait on Redis, so two instances picking within the propagation delay (about
+# a millisecond, pinned by TestPropagation) can both take a key's last unit. The requests
+# here alternate between the instances further apart than that.
+SPACING_S = 0.02
+
+
 class TestUsageCounters:
     """The rpm/rpd/tpm counters are shared: the limit holds for the instances together."""
 
@@ -172,7 +179,10 @@ class TestUsageCounters:
             prefix,
             pool={"limits": {"rpd": 3}},
         ) as (a, b):
-            statuses = [status for turn in range(30) for status in await generate(session, (a, b)[turn % 2])]
+            statuses: list[int] = []
+            for turn in range(30):
+                statuses += await generate(session, (a, b)[turn % 2])
+                await asyncio.sleep(SPACING_S)
 
             assert statuses.count(200) == 3 * len(KEYS)
             assert set(statuses[3 * len(KEYS) :]) == {429}

@@ -11,6 +11,8 @@ Both stop after ``requests`` requests or ``timeout_s`` seconds, whichever comes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -40,7 +42,6 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     port: int
-
     stderr_path: Path | None = None
 
     @classmethod
@@ -70,7 +71,11 @@ class Child:
             if stderr_file is not None:
                 stderr_file.close()
         child = cls(name, process, port, stderr_path)
-        child.wait_ready()
+        try:
+            child.wait_ready()
+        except BaseException:
+            child.stop()
+            raise
         return child
 
     def wait_ready(self, timeout_s: float = 20.0) -> None:
@@ -211,10 +216,8 @@ class ProcessSampler:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         self.sample()
 
 
@@ -236,6 +239,7 @@ class RunStats:
     gaps_ms: list[float] = field(default_factory=list)
     error_kinds: dict[str, int] = field(default_factory=dict)
     queued: int = 0  # open loop: requests that started late because the concurrency cap was reached
+    failed_at: list[int] = field(default_factory=list)  # completion ordinals of non-2xx answers and errors
 
     @property
     def rps(self) -> float:
@@ -333,14 +337,17 @@ async def _send(session: aiohttp.ClientSession, plan: RequestPlan, stats: RunSta
                         first = False
                     clock.feed(chunk, now)
                 times = clock.times
-                stats.gaps_ms.extend((b - a) * 1000 for a, b in zip(times, times[1:], strict=False))
+                stats.gaps_ms.extend((b - a) * 1000 for a, b in itertools.pairwise(times))
             else:
                 await response.read()
             stats.statuses[response.status] = stats.statuses.get(response.status, 0) + 1
+            if not 200 <= response.status < 300:
+                stats.failed_at.append(len(stats.latencies_ms))
     except (aiohttp.ClientError, TimeoutError) as exc:
         stats.errors += 1
         kind = type(exc).__name__
         stats.error_kinds[kind] = stats.error_kinds.get(kind, 0) + 1
+        stats.failed_at.append(len(stats.latencies_ms))
     stats.latencies_ms.append((time.perf_counter() - started) * 1000)
 
 

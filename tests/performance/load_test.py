@@ -290,12 +290,15 @@ def started_targets(options: LoadOptions, workdir: Path) -> Iterator[Targets]:
     direct_key = next(k.secret for k in keys if k.kind == "ok")
     fake: Child | None = None
     proxy: Child | None = None
+    exit_codes: dict[str, int] = {}
     try:
         upstream_url = options.upstream_url
         if upstream_url is None and options.proxy_url is None:
             fake = start_fake(options, workdir)
             upstream_url = f"http://127.0.0.1:{fake.port}"
-        targets = Targets(options.proxy_url or "", upstream_url, direct_key, keys, fake=fake)
+        targets = Targets(
+            options.proxy_url or "", upstream_url, direct_key, keys, fake=fake, exit_codes=exit_codes
+        )
         if options.proxy_url is None:
             assert upstream_url is not None
             config = proxy_config(
@@ -317,7 +320,7 @@ def started_targets(options: LoadOptions, workdir: Path) -> Iterator[Targets]:
     finally:
         for child in (proxy, fake):
             if child is not None:
-                targets.exit_codes[child.name] = child.stop()
+                exit_codes[child.name] = child.stop()
 
 
 # -- /metrics ------------------------------------------------------------------------
@@ -523,6 +526,9 @@ def run(options: LoadOptions) -> dict[str, Any]:
         }
     report["all_succeeded"] = all(r["proxy"]["all_succeeded"] for r in runs)
     report["client_failures"] = sum(sum(r["proxy"]["client_failures"].values()) for r in runs)
+    report["warmup_client_failures"] = sum(
+        sum(r["proxy"]["warmup"]["client_failures"].values()) for r in runs if "warmup" in r["proxy"]
+    )
     return report
 
 
@@ -589,9 +595,14 @@ def format_report(report: dict[str, Any]) -> str:
         lines.extend(format_run("proxy", run["proxy"]))
         if "added_latency_ms" in run:
             lines.append(f"  added by the proxy (ms): {run['added_latency_ms']}")
-    verdict = "every client request succeeded" if report["all_succeeded"] else "SOME CLIENT REQUESTS FAILED"
+    verdict = (
+        "every measured client request succeeded"
+        if report["all_succeeded"]
+        else f"SOME CLIENT REQUESTS FAILED ({report['client_failures']})"
+    )
     lines.append(
-        f"{verdict} ({report['client_failures']} client failures); exit codes {report['exit_codes']}"
+        f"{verdict}; warm-up client failures {report['warmup_client_failures']}; "
+        f"exit codes {report['exit_codes']}"
     )
     return "\n".join(lines)
 

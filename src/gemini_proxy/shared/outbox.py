@@ -91,20 +91,17 @@ class Outbox:
         return len(self._pending) + (len(self._in_flight) if self._in_flight is not None else 0)
 
     def key_event(self, event: KeyEvent) -> None:
-        """The pool's ``on_event``: note a local change to share (stamped now)."""
+        """The pool's ``on_event``: note a local change to share (stamped now, see ``Stamps``)."""
         kind, key_id = event.kind, event.key_id
         now = self._clock()
         pending = self._pending
         register = _REGISTER_OF.get(kind)
         if register is not None:
-            self._stamps.take_register(register, key_id, now)
-            pending.registers[(register, key_id)] = now
+            pending.registers[(register, key_id)] = self._stamps.local_register(register, key_id, now)
         elif kind is KeyEventKind.COOLED and event.model is not None:
-            self._stamps.cooled[(key_id, event.model)] = now
-            pending.cooldowns[(key_id, event.model)] = now
+            pending.cooldowns[(key_id, event.model)] = self._stamps.local_cooldown(key_id, event.model, now)
         elif kind is KeyEventKind.RESET:
-            self._stamps.take_reset(key_id, now)
-            pending.resets[key_id] = now
+            pending.resets[key_id] = self._stamps.local_reset(key_id, now)
         elif kind is KeyEventKind.ADDED and event.reason == "admin":
             pending.removed.pop(key_id, None)
             pending.added[key_id] = None

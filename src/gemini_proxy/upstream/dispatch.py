@@ -1,8 +1,11 @@
 """The one retry loop: pick a key, call upstream, classify, report to the pool, maybe retry.
 
-A request is tried on up to ``max_attempts`` distinct keys within its deadline, only for
-retryable outcomes (``keys.classify``) and only before anything went to the client: a
-non-streamed call commits when its body is read, a stream at its first upstream bytes.
+A request is tried on distinct keys within its deadline, only for retryable outcomes
+(``keys.classify``) and only before anything went to the client: a non-streamed call
+commits when its body is read, a stream at its first upstream bytes. Transient failures
+(5xx, timeouts, connection errors) are slow and count toward ``max_attempts``; a 429 or a
+rejected key answers at once and only teaches the pool about that key, so the request
+moves on to the next key, up to ``max_failover_keys`` keys in all.
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ class Dispatcher:
         pool: KeyPool,
         *,
         max_attempts: int,
+        max_failover_keys: int,
         deadline_s: float,
         wait_for_key_s: float,
         clock: Callable[[], float],
@@ -136,6 +140,7 @@ class Dispatcher:
         self._client = client
         self._pool = pool
         self._max_attempts = max_attempts
+        self._max_keys = max(max_attempts, max_failover_keys)
         self._deadline_s = deadline_s
         self._wait_for_key_s = wait_for_key_s
         self._clock = clock
@@ -190,17 +195,15 @@ class Dispatcher:
         last: UpstreamReply | None = None
         last_error: ProxyError | None = None
         last_outcome: Outcome | None = None
-        for attempt in range(self._max_attempts):
+        transient_failures = 0
+        for attempt in range(self._max_keys):
             try:
                 lease = await self._acquire(model, tried, deadline)
             except NoKeyAvailable as exc:
-                if last_outcome is None or last_outcome.kind in (
-                    OutcomeKind.RATE_LIMITED,
-                    OutcomeKind.KEY_REJECTED,
-                ):
+                if last_outcome is None:
                     self._observer.refused(model, exc.status)
                     raise
-                break
+                break  # every key was tried: answer from what the attempts taught the pool
             if attempt:
                 self._observer.retry(last_outcome.reason if last_outcome else "unknown")
             tried.append(lease.key_id)
@@ -243,6 +246,10 @@ class Dispatcher:
             last_outcome = outcome
             if not outcome.retryable:
                 break
+            if outcome.kind is OutcomeKind.TRANSIENT:
+                transient_failures += 1
+                if transient_failures >= self._max_attempts:
+                    break
             if self._clock() >= deadline:
                 break
         return self._exhausted(model, last, last_error, last_outcome)

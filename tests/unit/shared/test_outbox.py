@@ -34,6 +34,19 @@ class TestKeyEvents:
         assert batch.cooldowns == {("j", "m"): NOW + 1}
         assert stamps.register("disable", "k") == NOW + 1
 
+    def test_a_local_change_is_stamped_after_what_this_instance_knows(self) -> None:
+        """Another host's clock runs ahead: a change made here still gets the later stamp."""
+        box, stamps = outbox([NOW])
+        stamps.take_register("disable", "k", NOW + 100)
+        stamps.take_reset("j", NOW + 50)
+
+        box.key_event(KeyEvent(KeyEventKind.ENABLED, "k"))
+        box.key_event(KeyEvent(KeyEventKind.COOLED, "j", model="m", until=NOW + 5))
+
+        batch = box.take()
+        assert batch.registers[("disable", "k")] > NOW + 100
+        assert batch.cooldowns[("j", "m")] > NOW + 50
+
     def test_trials_and_keys_from_configuration_are_not_shared(self) -> None:
         """A half-open trial is local; a key added by a reload of this instance's config is not published."""
         box, _ = outbox([NOW])

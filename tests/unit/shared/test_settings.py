@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import structlog
 
 from gemini_proxy.background import make_store
+from gemini_proxy.cli import main
 from gemini_proxy.config import ConfigError, Settings, load_settings
 from gemini_proxy.shared import SharedState, open_shared_state
 from gemini_proxy.store.redis_store import RedisStore
@@ -50,3 +53,23 @@ class TestWhatTheAppBuilds:
         assert isinstance(link, SharedState) and isinstance(store, RedisStore)
         assert store.layout.prefix == "pool-a"
         await store.close()
+
+
+class TestStateCommands:
+    """``gemini-proxy state show/reset`` do not act on a local file the instances do not use."""
+
+    @pytest.mark.parametrize("command", [["show"], ["reset", "--yes"]])
+    def test_with_redis_they_point_to_the_admin_api(
+        self, command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Exit status 1 and a pointer to the admin API; no state file is created."""
+        config = tmp_path / "proxy.yaml"
+        config.write_text(
+            "auth: {allow_unauthenticated: true}\n"
+            "state: {path: state.db, redis_url: 'redis://127.0.0.1:6379/0'}\n"
+        )
+
+        assert main(["state", *command, "--config", str(config)]) == 1
+
+        assert "the state lives in Redis" in capsys.readouterr().err
+        assert not (tmp_path / "state.db").exists()
