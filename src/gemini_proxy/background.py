@@ -79,7 +79,7 @@ def snapshot_if_dirty(pool: KeyPool) -> Callable[[], PoolSnapshot | None]:
         if not pool.dirty:
             return None
         version = pool.version
-        snapshot = pool.export_snapshot()
+        snapshot = pool.export_snapshot(incremental=True)
         pool.mark_flushed(version)
         return snapshot
 

@@ -115,6 +115,13 @@ class KeyPool:
         self._lease_serial = 0
         self._version = 0
         self._flushed_version = 0
+        # Incremental export: records of unchanged keys are reused (same objects), so a
+        # flush of a large pool costs in proportion to what changed since the last one.
+        self._dirty_keys: set[str] = set()
+        self._all_dirty = True
+        self._unflushed_keys: set[str] = set()  # re-exported since the last incremental export
+        self._unflushed_all = True
+        self._exported: dict[str, tuple[KeyStateRecord, list[CooldownRecord], list[UsageRecord]]] = {}
         self._scheduler = Scheduler(self._policy.strategy, self._keys.gate, self._keys.weight)
         for spec in specs:
             if spec.key_id not in self._keys:
@@ -151,7 +158,7 @@ class KeyPool:
         self._lease_serial += 1
         lease = Lease(chosen, state.spec.secret, model, is_trial, self._lease_serial)
         self._leases[lease.serial] = lease
-        self._changed()
+        self._changed(state)
         return lease
 
     def release(self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0) -> None:
@@ -188,7 +195,7 @@ class KeyPool:
         else:
             self._penalise_health(state, now)
             self._breaker_failed(state, lease, outcome.reason, now)
-        self._changed()
+        self._changed(state)
         self._scheduler.wake(state.key_id)
 
     def cancel(self, lease: Lease) -> None:
@@ -312,16 +319,50 @@ class KeyPool:
         """The state as of ``version`` (read before ``export_snapshot``) is saved."""
         self._flushed_version = max(self._flushed_version, version)
 
-    def export_snapshot(self) -> PoolSnapshot:
-        """Everything a store should persist, as of now."""
+    def export_snapshot(self, *, incremental: bool = False) -> PoolSnapshot:
+        """Everything a store should persist, as of now.
+
+        Only keys that changed since the previous export are exported again; the others'
+        records are the same objects as last time. With ``incremental`` (the flusher's
+        call), ``changed_keys`` names the keys that changed since the previous incremental
+        export (``None`` when any may have, e.g. after a restore or a removal).
+        """
         now = self._clock()
-        states = list(self._keys)
-        added = [record for state in states if (record := export_added_key(state)) is not None]
+        health = self._policy.health
+        full = self._all_dirty
+        if full:
+            self._exported = {}
+        dirty = self._dirty_keys
+        for state in self._keys:
+            key = state.key_id
+            if full or key in dirty or key not in self._exported:
+                self._exported[key] = (
+                    export_key_state(state, now, health),
+                    export_cooldowns(state, now),
+                    export_usage(state, now),
+                )
+                self._unflushed_keys.add(key)
+        for gone in [key for key in self._exported if key not in self._keys]:
+            del self._exported[gone]
+            full = True
+        self._dirty_keys = set()
+        self._all_dirty = False
+        self._unflushed_all = self._unflushed_all or full
+        changed: frozenset[str] | None = None
+        if incremental:
+            if not self._unflushed_all:
+                changed = frozenset(self._unflushed_keys)
+            self._unflushed_keys = set()
+            self._unflushed_all = False
+        exported = self._exported.values()
         return PoolSnapshot(
-            keys=tuple(export_key_state(state, now, self._policy.health) for state in states),
-            cooldowns=tuple(record for state in states for record in export_cooldowns(state, now)),
-            usage=tuple(record for state in states for record in export_usage(state, now)),
-            added_keys=tuple(added),
+            keys=tuple(record for record, _, _ in exported),
+            cooldowns=tuple(record for _, cooldowns, _ in exported for record in cooldowns),
+            usage=tuple(record for _, _, usage in exported for record in usage),
+            added_keys=tuple(
+                record for state in self._keys if (record := export_added_key(state)) is not None
+            ),
+            changed_keys=changed,
         )
 
     def restore(self, snapshot: PoolSnapshot) -> None:
@@ -486,11 +527,17 @@ class KeyPool:
     def _emit(
         self, kind: KeyEventKind, state: KeyState, model: str | None, reason: str, until: float | None = None
     ) -> None:
+        self._dirty_keys.add(state.key_id)
         if self._on_event is not None:
             self._on_event(KeyEvent(kind, state.key_id, model, reason, until))
 
-    def _changed(self) -> None:
+    def _changed(self, state: KeyState | None = None) -> None:
+        """Something changed: in one key's state (``state``), or anywhere (``None``)."""
         self._version += 1
+        if state is None:
+            self._all_dirty = True
+        else:
+            self._dirty_keys.add(state.key_id)
 
     # -- observability and reconfiguration (metrics, admin API, config reload) -------
 
@@ -756,6 +803,7 @@ class KeyPool:
             window.record(now)
         if tokens > 0:
             window.record(now, tokens, request=False)
+        self._changed()
 
     def raise_day_usage(self, record: UsageRecord) -> None:
         """Raise one pair's day counters to at least a shared total (counters never go down)."""
@@ -770,3 +818,4 @@ class KeyPool:
             window.restore(
                 UsageRecord(record.key_id, record.model, "day", record.window_start, requests, tokens), now
             )
+            self._changed()

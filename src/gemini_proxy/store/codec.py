@@ -66,7 +66,12 @@ def snapshot_from_document(document: object) -> PoolSnapshot:
         sections[section] = tuple(
             _record_from_fields(record_type, item, f"{section}[{index}]") for index, item in enumerate(items)
         )
-    return PoolSnapshot(**sections)
+    return PoolSnapshot(
+        keys=sections["keys"],
+        cooldowns=sections["cooldowns"],
+        usage=sections["usage"],
+        added_keys=sections["added_keys"],
+    )
 
 
 def _record_from_fields(record_type: type[_R], fields: object, where: str) -> _R:

@@ -63,6 +63,9 @@ class SqliteDatabase:
         self._move_corrupt_aside = move_corrupt_aside
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        # True while the file holds exactly what the last save wrote: then a snapshot's
+        # changed_keys hint lets the next save write only those keys.
+        self._in_sync = False
 
     def load(self) -> PoolSnapshot:
         def read(connection: sqlite3.Connection) -> PoolSnapshot:
@@ -80,6 +83,8 @@ class SqliteDatabase:
         return ops.canonical(self._run(read, write=False))
 
     def save(self, snapshot: PoolSnapshot) -> None:
+        changed = snapshot.changed_keys if self._in_sync else None
+
         def replace_state(connection: sqlite3.Connection) -> None:
             for table, records in (
                 (KEY_STATES, snapshot.keys),
@@ -89,7 +94,25 @@ class SqliteDatabase:
                 connection.execute(f"DELETE FROM {table.name}")  # noqa: S608  (names are ours)
                 connection.executemany(table.insert_sql(replace=True), [table.to_row(r) for r in records])
 
-        self._run(replace_state, write=True)
+        def update_changed(connection: sqlite3.Connection) -> None:
+            assert changed is not None
+            ids = [(key_id,) for key_id in changed]
+            for table, records in (
+                (KEY_STATES, snapshot.keys),
+                (COOLDOWNS, snapshot.cooldowns),
+                (USAGE, snapshot.usage),
+            ):
+                connection.executemany(f"DELETE FROM {table.name} WHERE key_id = ?", ids)  # noqa: S608
+                connection.executemany(
+                    table.insert_sql(replace=True), [table.to_row(r) for r in records if r.key_id in changed]
+                )
+
+        self._in_sync = False
+        if changed is None:
+            self._run(replace_state, write=True)
+        elif changed:
+            self._run(update_changed, write=True)
+        self._in_sync = True
 
     def add_key(self, record: AddedKeyRecord) -> None:
         def insert(connection: sqlite3.Connection) -> None:
@@ -117,9 +140,11 @@ class SqliteDatabase:
                 else:
                     connection.execute(f"DELETE FROM {table.name} WHERE key_id = ?", (key_id,))  # noqa: S608
 
+        self._in_sync = False
         self._run(clear, write=True)
 
     def close(self) -> None:
+        self._in_sync = False
         with self._lock:
             self._disconnect()
 
@@ -211,6 +236,7 @@ class SqliteDatabase:
         return StoreCorrupt(message, moved_to=moved_to)
 
     def _disconnect(self) -> None:
+        self._in_sync = False
         if self._connection is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.close()
