@@ -104,14 +104,17 @@ class TestWorkers:
                     url + FLASH, data=BODY, headers={"x-goog-api-key": CLIENT_TOKEN}
                 ) as response:
                     assert response.status == 200
-            served: set[int] = set()  # each worker counts only the requests it served itself
-            for _ in range(30):
+            # Each worker counts only the requests it served itself: an answer strictly between
+            # 0 and 40 comes from a worker that served some of them, and not all.
+            served: set[int] = set()
+            for _ in range(10):
                 async with fresh_connections.get(
                     f"{url}/admin/keys", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
                 ) as response:
                     keys = (await response.json())["keys"]
                 served.add(sum(key["counters"]["requests"] for key in keys))
-            assert len(served) == 2 and sum(served) == 40 and min(served) > 0, served
+            assert all(0 < count < 40 for count in served), served
+            assert len(served) == 1 or sum(served) == 40, served
 
             process.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(process.wait, 30) == 0

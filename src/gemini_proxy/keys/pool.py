@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from gemini_proxy.errors import NoKeyAvailable, NotFound, ProxyError
 from gemini_proxy.keys.breaker import BreakerPhase, BreakerState
@@ -54,6 +55,7 @@ from gemini_proxy.store.records import (
     CooldownRecord,
     KeyStateRecord,
     PoolSnapshot,
+    SnapshotDelta,
     UsageRecord,
 )
 
@@ -121,7 +123,10 @@ class KeyPool:
         self._all_dirty = True
         self._unflushed_keys: set[str] = set()  # re-exported since the last incremental export
         self._unflushed_all = True
-        self._exported: dict[str, tuple[KeyStateRecord, list[CooldownRecord], list[UsageRecord]]] = {}
+        self._exported_states: dict[str, KeyStateRecord] = {}
+        self._exported_cooldowns: dict[str, list[CooldownRecord]] = {}
+        self._exported_usage: dict[str, list[UsageRecord]] = {}
+        self._exported_added: tuple[AddedKeyRecord, ...] = ()
         self._scheduler = Scheduler(self._policy.strategy, self._keys.gate, self._keys.weight)
         for spec in specs:
             if spec.key_id not in self._keys:
@@ -324,45 +329,50 @@ class KeyPool:
 
         Only keys that changed since the previous export are exported again; the others'
         records are the same objects as last time. With ``incremental`` (the flusher's
-        call), ``changed_keys`` names the keys that changed since the previous incremental
-        export (``None`` when any may have, e.g. after a restore or a removal).
+        call), ``delta`` holds the records of the keys that changed since the previous
+        incremental export (``None`` when any may have, e.g. after a restore or a removal).
         """
         now = self._clock()
         health = self._policy.health
         full = self._all_dirty
         if full:
-            self._exported = {}
-        dirty = self._dirty_keys
-        for state in self._keys:
+            # Anything may have changed (restore, removal, reconfiguration): export all.
+            self._exported_states, self._exported_cooldowns, self._exported_usage = {}, {}, {}
+            refresh: Iterable[KeyState] = list(self._keys)
+            self._exported_added = tuple(
+                record for state in self._keys if (record := export_added_key(state)) is not None
+            )
+        else:
+            refresh = [state for key in self._dirty_keys if (state := self._keys.get(key)) is not None]
+        for state in refresh:
             key = state.key_id
-            if full or key in dirty or key not in self._exported:
-                self._exported[key] = (
-                    export_key_state(state, now, health),
-                    export_cooldowns(state, now),
-                    export_usage(state, now),
-                )
-                self._unflushed_keys.add(key)
-        for gone in [key for key in self._exported if key not in self._keys]:
-            del self._exported[gone]
-            full = True
+            self._exported_states[key] = export_key_state(state, now, health)
+            self._exported_cooldowns[key] = export_cooldowns(state, now)
+            self._exported_usage[key] = export_usage(state, now)
+            self._unflushed_keys.add(key)
         self._dirty_keys = set()
         self._all_dirty = False
         self._unflushed_all = self._unflushed_all or full
-        changed: frozenset[str] | None = None
+        delta: SnapshotDelta | None = None
         if incremental:
             if not self._unflushed_all:
-                changed = frozenset(self._unflushed_keys)
+                ids = frozenset(self._unflushed_keys)
+                delta = SnapshotDelta(
+                    ids,
+                    keys=tuple(self._exported_states[key] for key in ids if key in self._exported_states),
+                    cooldowns=tuple(
+                        chain.from_iterable(self._exported_cooldowns.get(key, ()) for key in ids)
+                    ),
+                    usage=tuple(chain.from_iterable(self._exported_usage.get(key, ()) for key in ids)),
+                )
             self._unflushed_keys = set()
             self._unflushed_all = False
-        exported = self._exported.values()
         return PoolSnapshot(
-            keys=tuple(record for record, _, _ in exported),
-            cooldowns=tuple(record for _, cooldowns, _ in exported for record in cooldowns),
-            usage=tuple(record for _, _, usage in exported for record in usage),
-            added_keys=tuple(
-                record for state in self._keys if (record := export_added_key(state)) is not None
-            ),
-            changed_keys=changed,
+            keys=tuple(self._exported_states.values()),
+            cooldowns=tuple(chain.from_iterable(self._exported_cooldowns.values())),
+            usage=tuple(chain.from_iterable(self._exported_usage.values())),
+            added_keys=self._exported_added,
+            delta=delta,
         )
 
     def restore(self, snapshot: PoolSnapshot) -> None:

@@ -74,17 +74,28 @@ class AddedKeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotDelta:
+    """The part of a snapshot that changed since the one before it: the records of
+    ``key_ids`` (a key among them with no record of a kind has none of that kind now)."""
+
+    key_ids: frozenset[str]
+    keys: tuple[KeyStateRecord, ...] = ()
+    cooldowns: tuple[CooldownRecord, ...] = ()
+    usage: tuple[UsageRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PoolSnapshot:
     """Everything a store persists about the pool.
 
-    ``changed_keys`` is a hint, never a limit: the snapshot is always complete, and when
-    the hint is set, only the state, cooldowns and usage of those keys differ from the
-    snapshot before it (a store that saved that one may write just those). ``None``: any
-    key may have changed.
+    ``delta`` is a hint, never a limit: the snapshot is always complete, and when the
+    hint is set, only the state, cooldowns and usage of its keys differ from the snapshot
+    before it (a store that saved that one may write just those). ``None``: any key may
+    have changed.
     """
 
     keys: tuple[KeyStateRecord, ...] = ()
     cooldowns: tuple[CooldownRecord, ...] = ()
     usage: tuple[UsageRecord, ...] = ()
     added_keys: tuple[AddedKeyRecord, ...] = ()
-    changed_keys: frozenset[str] | None = field(default=None, compare=False)
+    delta: SnapshotDelta | None = field(default=None, compare=False)

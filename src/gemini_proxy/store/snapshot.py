@@ -64,10 +64,10 @@ def canonical(snapshot: PoolSnapshot) -> PoolSnapshot:
 def with_state_of(stored: PoolSnapshot, snapshot: PoolSnapshot) -> PoolSnapshot:
     """``stored`` with its key states, cooldowns and usage replaced by ``snapshot``'s.
 
-    An incremental export from the pool (``changed_keys`` set) is unique by construction
-    and is kept as it is, hint included, rather than sorted again on every flush.
+    An incremental export from the pool (``delta`` set) is unique by construction and is
+    kept as it is, hint included, rather than sorted again on every flush.
     """
-    if snapshot.changed_keys is not None:
+    if snapshot.delta is not None:
         return replace(snapshot, added_keys=stored.added_keys)
     return canonical(replace(snapshot, added_keys=stored.added_keys))
 

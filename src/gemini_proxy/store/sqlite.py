@@ -64,7 +64,7 @@ class SqliteDatabase:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         # True while the file holds exactly what the last save wrote: then a snapshot's
-        # changed_keys hint lets the next save write only those keys.
+        # delta hint lets the next save write only its keys.
         self._in_sync = False
 
     def load(self) -> PoolSnapshot:
@@ -83,7 +83,7 @@ class SqliteDatabase:
         return ops.canonical(self._run(read, write=False))
 
     def save(self, snapshot: PoolSnapshot) -> None:
-        changed = snapshot.changed_keys if self._in_sync else None
+        delta = snapshot.delta if self._in_sync else None
 
         def replace_state(connection: sqlite3.Connection) -> None:
             for table, records in (
@@ -95,22 +95,20 @@ class SqliteDatabase:
                 connection.executemany(table.insert_sql(replace=True), [table.to_row(r) for r in records])
 
         def update_changed(connection: sqlite3.Connection) -> None:
-            assert changed is not None
-            ids = [(key_id,) for key_id in changed]
+            assert delta is not None
+            ids = [(key_id,) for key_id in delta.key_ids]
             for table, records in (
-                (KEY_STATES, snapshot.keys),
-                (COOLDOWNS, snapshot.cooldowns),
-                (USAGE, snapshot.usage),
+                (KEY_STATES, delta.keys),
+                (COOLDOWNS, delta.cooldowns),
+                (USAGE, delta.usage),
             ):
                 connection.executemany(f"DELETE FROM {table.name} WHERE key_id = ?", ids)  # noqa: S608
-                connection.executemany(
-                    table.insert_sql(replace=True), [table.to_row(r) for r in records if r.key_id in changed]
-                )
+                connection.executemany(table.insert_sql(replace=True), [table.to_row(r) for r in records])
 
         self._in_sync = False
-        if changed is None:
+        if delta is None:
             self._run(replace_state, write=True)
-        elif changed:
+        elif delta.key_ids:
             self._run(update_changed, write=True)
         self._in_sync = True
 

@@ -113,10 +113,11 @@ class Table:
     name: str
     record_type: type[Any]
     renamed: dict[str, str] = dataclasses.field(default_factory=dict)
+    fields: tuple[str, ...] = dataclasses.field(init=False)
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return tuple(field.name for field in dataclasses.fields(self.record_type))
+    def __post_init__(self) -> None:
+        names = tuple(field.name for field in dataclasses.fields(self.record_type))
+        object.__setattr__(self, "fields", names)
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -32,11 +32,13 @@ class TestIncrementalExport:
         clock = FakeClock()
         pool = _pool(clock)
         first = pool.export_snapshot(incremental=True)
-        assert first.changed_keys is None
+        assert first.delta is None
         lease = pool.acquire("gemini-2.5-flash")
         pool.release(lease, SUCCESS, latency_s=0.1)
         second = pool.export_snapshot(incremental=True)
-        assert second.changed_keys == frozenset({lease.key_id})
+        assert second.delta is not None
+        assert second.delta.key_ids == frozenset({lease.key_id})
+        assert [r.key_id for r in second.delta.keys] == [lease.key_id]
         unchanged = [r for r in second.keys if r.key_id != lease.key_id]
         assert all(any(r is old for old in first.keys) for r in unchanged), "unchanged records are reused"
         assert len(second.keys) == len(SECRETS)
@@ -54,8 +56,9 @@ class TestIncrementalExport:
         pool.export_snapshot(incremental=True)
         pool.release(lease, RATE_LIMITED, latency_s=0.1)
         snapshot = pool.export_snapshot(incremental=True)
-        assert snapshot.changed_keys is not None
-        assert {key_id(s) for s in SECRETS[:3]} <= snapshot.changed_keys
+        assert snapshot.delta is not None
+        assert {key_id(s) for s in SECRETS[:3]} <= snapshot.delta.key_ids
+        assert {c.key_id for c in snapshot.delta.cooldowns} == {key_id(s) for s in SECRETS[:3]}
         assert {c.key_id for c in snapshot.cooldowns} == {key_id(s) for s in SECRETS[:3]}
 
     def test_removal_makes_the_next_export_full(self) -> None:
@@ -64,7 +67,7 @@ class TestIncrementalExport:
         pool.export_snapshot(incremental=True)
         pool.remove(key_id(SECRETS[0]))
         snapshot = pool.export_snapshot(incremental=True)
-        assert snapshot.changed_keys is None
+        assert snapshot.delta is None
         assert key_id(SECRETS[0]) not in {r.key_id for r in snapshot.keys}
 
 
@@ -84,7 +87,7 @@ class TestPartialSqliteSave:
                 pool.export_snapshot()  # another reader (metrics, Redis) must not eat the hint
                 if step % 5 == 0:
                     snapshot = pool.export_snapshot(incremental=True)
-                    assert snapshot.changed_keys is not None
+                    assert snapshot.delta is not None
                     incremental.save(snapshot)
             final = pool.export_snapshot(incremental=True)
             incremental.save(final)
@@ -105,7 +108,8 @@ class TestPartialSqliteSave:
             lease = pool.acquire("gemini-2.5-flash")
             pool.release(lease, SUCCESS, latency_s=0.1)
             snapshot = pool.export_snapshot(incremental=True)
-            assert snapshot.changed_keys == frozenset({lease.key_id})
+            assert snapshot.delta is not None
+            assert snapshot.delta.key_ids == frozenset({lease.key_id})
             database.save(snapshot)
             assert len(database.load().keys) == len(SECRETS)
         finally:
