@@ -81,7 +81,7 @@ def create_app(
             settings, clock=clock, log=log, on_switch=metrics.store_switched if metrics else None
         )
         await restore_pool(pool, store, log)
-        redactor.update(record.secret for record in pool.export_snapshot().added_keys)
+        redactor.update(pool.probe_secret(view.key_id) for view in pool.views() if view.added_at is not None)
         if shared is not None:
             shared.attach(pool, on_key_added=lambda secret: redactor.update([secret]))
             if metrics is not None:

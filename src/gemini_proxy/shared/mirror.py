@@ -96,10 +96,11 @@ class Mirror:
         for added in snapshot.added_keys:
             self.add(added)
         if same_epoch:
-            for local in pool.export_snapshot().added_keys:
-                if local.key_id not in stored_added and not self._outbox.adding(local.key_id):
-                    pool.apply_removed(local.key_id)
-                    stamps.forget(local.key_id)
+            local_added = [key_id for key_id, _, _ in pool.key_statuses() if pool.export_added(key_id)]
+            for key_id in local_added:
+                if key_id not in stored_added and not self._outbox.adding(key_id):
+                    pool.apply_removed(key_id)
+                    stamps.forget(key_id)
         for record in snapshot.keys:
             key_id = record.key_id
             remote = shared.stamps.get(key_id)

@@ -71,6 +71,33 @@ class TestTwoInstances:
             await a_state.close()
             await b_state.close()
 
+    async def test_a_breaker_opening_and_a_reset_reach_the_other_pool(
+        self, prefix: str, make_pool: PoolFactory, clock: Clock
+    ) -> None:
+        """Three failures on A open the key's breaker on B; A's reset clears it (and its cooldown) on B."""
+        a_state, a = linked(REDIS_URL, prefix, make_pool, clock)
+        b_state, b = linked(REDIS_URL, prefix, make_pool, clock)
+        await a_state.start()
+        await b_state.start()
+        others = [key for key in IDS if key != IDS[1]]
+        try:
+            for _ in range(3):
+                lease = a.acquire(MODEL, exclude=others)
+                a.release(lease, Outcome(OutcomeKind.TRANSIENT, "http_500"), latency_s=0.1)
+            lease = a.acquire(MODEL)
+            a.release(lease, Outcome(OutcomeKind.RATE_LIMITED, "q", retry_after_s=60), latency_s=0.1)
+            await until(lambda: b.view(IDS[1]).status == "open")
+            await until(lambda: b.view(lease.key_id).status == "cooling")
+
+            a.reset(IDS[1])
+            a.reset(lease.key_id)
+
+            await until(lambda: b.view(IDS[1]).status == "active")
+            await until(lambda: b.view(lease.key_id).status == "active")
+        finally:
+            await a_state.close()
+            await b_state.close()
+
 
 class TestWithoutRedis:
     """Redis away: the pool keeps its changes and the link says so once."""
