@@ -75,6 +75,21 @@ def _worker_pids(log: Path) -> list[int]:
     return [int(match.group(1)), int(match.group(2))]
 
 
+def _stop_everything(process: subprocess.Popen[bytes], log: Path) -> None:
+    """After a failure: stop the parent gracefully (it stops its workers), then kill what is left."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if re.search(r"workers on", log.read_text()):
+        for pid in _worker_pids(log):
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -121,9 +136,7 @@ class TestWorkers:
             assert not any(_alive(pid) for pid in workers)
             assert log.read_text().count('"event":"proxy_stopped"') == 2
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            _stop_everything(process, log)
 
     def test_more_than_one_worker_without_redis_is_refused(self, tmp_path: Path) -> None:
         """--workers 2 without state.redis_url exits with status 2 and says why."""

@@ -156,7 +156,7 @@ class SharedState:
                 "shared_state_keys_unencrypted",
                 detail="keys added through the admin API are stored in Redis unencrypted; set state.secret",
             )
-        self._client = connect(self._url, retries=0)
+        self._client = connect(self._url, retries=0, single_connection=True)
         self._task = asyncio.create_task(self._run(), name="shared-state")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first_session.wait(), wait_s)
