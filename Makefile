@@ -39,8 +39,13 @@ browser: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q
 
+# The benchmarks, bounded, loopback only (about 5 minutes on 2 cores): passthrough and
+# OpenAI against a bare aiohttp relay and the fake upstream; key picks at 100 to 10,000
+# keys; a 10,000-key pool (flush cost, flushing vs p99, /metrics and admin list).
 bench: $(STAMP)
 	$(BIN)/python -m tests.performance.bench
+	$(BIN)/python -m tests.performance.bench_scheduler
+	$(BIN)/python -m tests.performance.bench_pool
 
 # Bounded load test over loopback; options after ARGS, e.g.
 #   make loadtest ARGS="--workload all --faults mix --compare-direct --json bench-results/load.json"

@@ -33,6 +33,9 @@ from gemini_proxy.upstream.dispatch import Dispatcher
 from gemini_proxy.upstream.models_cache import ModelsCache
 
 
+GC_YOUNG_THRESHOLD = 10_000
+
+
 def create_app(
     settings: Settings,
     *,
@@ -137,6 +140,9 @@ def create_app(
         # Everything built so far lives as long as the process: keep the garbage
         # collector from scanning it again and again under load.
         gc.freeze()
+        # A request's garbage is freed by reference counting; the collector's young
+        # generation, scanned every 700 allocations by default, finds next to nothing.
+        gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
         log.info(
             "proxy_started",
             keys=len(settings.keys),

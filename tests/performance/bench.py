@@ -45,6 +45,21 @@ class Workload:
     surface: str  # which proxy surface; "gemini" workloads also run direct and via the bare relay
 
 
+# The floor each workload is compared with: the same upstream call, native, sent directly
+# to the fake upstream and through the bare relay.
+_FLOORS = {
+    False: Workload(
+        "native generate", "/v1beta/models/gemini-2.5-flash:generateContent", GEMINI_BODY, False, "gemini"
+    ),
+    True: Workload(
+        "native stream",
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        GEMINI_BODY,
+        True,
+        "gemini",
+    ),
+}
+
 WORKLOADS = [
     Workload(
         "native generate", "/v1beta/models/gemini-2.5-flash:generateContent", GEMINI_BODY, False, "gemini"
@@ -151,28 +166,46 @@ async def run(
         )
         try:
             for workload in workloads:
-                targets: list[tuple[str, Child | None, str]] = [
-                    ("proxy", proxy, f"http://127.0.0.1:{proxy_port}")
+                floor = _FLOORS[workload.stream]
+                relay_url = f"http://127.0.0.1:{relay_port}"
+                targets: list[tuple[str, Child | None, str, Workload]] = [
+                    ("direct", None, fake_url, floor),
+                    ("bare relay", relay, relay_url, floor),
+                    ("proxy", proxy, f"http://127.0.0.1:{proxy_port}", workload),
                 ]
-                if workload.surface == "gemini":
-                    targets = [
-                        ("direct", None, fake_url),
-                        ("bare relay", relay, f"http://127.0.0.1:{relay_port}"),
-                        *targets,
-                    ]
-                for _, child, url in targets:  # warm-up
-                    await _measure(child, url, workload, min(300, requests), concurrency)
-                runs: dict[str, list[dict[str, float | str | None]]] = {label: [] for label, _, _ in targets}
+                for _, child, url, load in targets:  # warm-up
+                    await _measure(child, url, load, min(300, requests), concurrency)
+                runs: dict[str, list[dict[str, float | str | None]]] = {label: [] for label, *_ in targets}
                 for _ in range(repeats):
-                    for label, child, url in targets:
-                        stats, cpu = await _measure(child, url, workload, requests, concurrency)
+                    for label, child, url, load in targets:
+                        stats, cpu = await _measure(child, url, load, requests, concurrency)
                         runs[label].append(_row(label, stats, cpu))
-                best = {label: _median_row(rows) for label, rows in runs.items()}
-                results.append({"workload": workload.name, "rows": list(best.values())})
+                summary = {label: _median_row(rows) for label, rows in runs.items()}
+                results.append(
+                    {
+                        "workload": workload.name,
+                        "rows": list(summary.values()),
+                        # each repeat runs relay and proxy back to back: their ratio is paired
+                        "cpu_ratio": _paired_ratio(runs["proxy"], runs["bare relay"], "cpu_ms_per_req"),
+                        "throughput_ratio": _paired_ratio(runs["proxy"], runs["direct"], "rps"),
+                    }
+                )
         finally:
             for child in (proxy, relay, fake):
                 child.stop()
     return results
+
+
+def _paired_ratio(
+    rows: list[dict[str, float | str | None]], base: list[dict[str, float | str | None]], field: str
+) -> float:
+    """Median over the repeats of rows[i][field] / base[i][field]."""
+    return round(
+        statistics.median(
+            float(a[field] or 0) / float(b[field] or 1) for a, b in zip(rows, base, strict=True)
+        ),
+        3,
+    )
 
 
 def _median_row(rows: list[dict[str, float | str | None]]) -> dict[str, float | str | None]:
@@ -186,31 +219,18 @@ def _median_row(rows: list[dict[str, float | str | None]]) -> dict[str, float | 
 
 
 def _ratios(results: list[dict[str, object]]) -> list[str]:
-    lines = []
-    relay_cpu: dict[str, float] = {}
-    direct_rps: dict[str, float] = {}
-    for result in results:
-        rows = {str(r["target"]): r for r in result["rows"]}  # type: ignore[attr-defined]
-        name = str(result["workload"])
-        kind = "stream" if "stream" in name else "generate"
-        if "bare relay" in rows:
-            relay_cpu[kind] = float(rows["bare relay"]["cpu_ms_per_req"])
-            direct_rps[kind] = float(rows["direct"]["rps"])
-        proxy = rows["proxy"]
-        if kind in relay_cpu:
-            cpu_ratio = float(proxy["cpu_ms_per_req"]) / relay_cpu[kind]
-            rps_ratio = float(proxy["rps"]) / direct_rps[kind]
-            lines.append(
-                f"{name:22s} proxy/relay CPU per request {cpu_ratio:5.2f}x   proxy/direct throughput {rps_ratio:5.2f}"
-            )
-    return lines
+    return [
+        f"{result['workload']!s:22s} proxy/relay CPU per request {float(str(result['cpu_ratio'])):5.2f}x"
+        f"   proxy/direct throughput {float(str(result['throughput_ratio'])):5.2f}"
+        for result in results
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=["native", "openai"], help="run one surface only")
     parser.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
     args = parser.parse_args()

@@ -7,7 +7,7 @@ Not collected by pytest (no ``test_`` prefix). Run from the repository root:
         [--requests 2000] [--rounds 2] [--concurrency 16] [--skip-admin] [--json PATH]
 
 1. Pick cost: ``acquire`` alone and ``acquire`` + ``release`` cycles per second, with half
-   of the keys cooling or with an open breaker (``tests.unit.keys.bench_scheduler``).
+   of the keys cooling or with an open breaker (``tests.performance.bench_scheduler``).
 2. Snapshot and flush: ``KeyPool.export_snapshot`` (runs on the event loop) and a save of
    that snapshot to SQLite through ``open_store`` (runs in a thread), first and repeated.
 3. Flushing and p99: two proxies with ``--keys`` keys in front of one fake upstream, one
@@ -43,7 +43,7 @@ from tests.performance.load_test import (
     start_fake,
     start_proxy,
 )
-from tests.unit.keys import bench_scheduler
+from tests.performance import bench_scheduler
 
 FLUSH_OFTEN_S = 0.1
 FLUSH_NEVER_S = 365 * 24 * 3600.0

@@ -2,7 +2,7 @@
 
 Not collected by pytest (no ``test_`` prefix). Run from the repository root:
 
-    .venv/bin/python -m tests.unit.keys.bench_scheduler [picks]
+    .venv/bin/python -m tests.performance.bench_scheduler [picks]
 
 For each size it builds a ``KeyPool`` (default round robin), puts half of the keys out
 of rotation (a quarter cooling for the benchmarked model, a quarter with an open
