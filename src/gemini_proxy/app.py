@@ -32,7 +32,6 @@ from gemini_proxy.upstream.client import UpstreamClient
 from gemini_proxy.upstream.dispatch import Dispatcher
 from gemini_proxy.upstream.models_cache import ModelsCache
 
-
 GC_YOUNG_THRESHOLD = 10_000
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gemini_proxy.store.factory import open_store
-from tests.performance import bench_admin
+from tests.performance import bench_admin, bench_scheduler
 from tests.performance.harness import Child, RunStats, drive_load, free_port
 from tests.performance.load_test import (
     CLIENT_TOKEN,
@@ -43,7 +43,6 @@ from tests.performance.load_test import (
     start_fake,
     start_proxy,
 )
-from tests.performance import bench_scheduler
 
 FLUSH_OFTEN_S = 0.1
 FLUSH_NEVER_S = 365 * 24 * 3600.0
