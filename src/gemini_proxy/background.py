@@ -72,15 +72,32 @@ async def restore_pool(pool: KeyPool, store: StateStore, log: FilteringBoundLogg
     )
 
 
-def snapshot_if_dirty(pool: KeyPool) -> Callable[[], PoolSnapshot | None]:
-    """For the flusher: a snapshot when the pool changed since the last one, else None."""
+STATS_FLUSH_S = 30.0
+
+
+def snapshot_if_dirty(
+    pool: KeyPool, *, stop: asyncio.Event, stats_every_s: float = STATS_FLUSH_S, clock: Callable[[], float]
+) -> Callable[[], PoolSnapshot | None]:
+    """For the flusher: a snapshot when the pool changed since the last one, else None.
+
+    Real state changes (cooldowns, disables, breakers, usage windows) go out at every
+    flush; keys whose only change is counters and health at most every ``stats_every_s``,
+    and at the final flush.
+    """
+    last_stats = clock()
 
     def take() -> PoolSnapshot | None:
+        nonlocal last_stats
         if not pool.dirty:
             return None
+        now = clock()
+        include_stats = stop.is_set() or now - last_stats >= stats_every_s
+        if include_stats:
+            last_stats = now
         version = pool.version
-        snapshot = pool.export_snapshot(incremental=True)
-        pool.mark_flushed(version)
+        snapshot = pool.export_snapshot(incremental=True, include_stats=include_stats)
+        if include_stats:
+            pool.mark_flushed(version)
         return snapshot
 
     return take
@@ -130,7 +147,7 @@ class BackgroundTasks:
             self.tasks.append(
                 asyncio.create_task(
                     run_flusher(
-                        snapshot_if_dirty(pool),
+                        snapshot_if_dirty(pool, stop=self.stop, clock=clock),
                         store,
                         interval_s=settings.state.flush_interval_s,
                         stop=self.stop,

@@ -100,24 +100,24 @@ async def snapshot_and_flush(keys: int, repeat: int, workdir: Path) -> dict[str,
     }
 
 
-async def _round(child: Child, requests: int, concurrency: int) -> tuple[RunStats, float]:
+async def _round(child: Child, requests: int, concurrency: int, rate: float | None) -> tuple[RunStats, float]:
     options = LoadOptions()
     plan = request_plan(
         WORKLOADS["native"], f"http://127.0.0.1:{child.port}", CLIENT_TOKEN, options, direct=False
     )
     await drive_load([plan], requests=min(100, requests), concurrency=concurrency)  # warm-up
     before = child.cpu_seconds()
-    stats = await drive_load([plan], requests=requests, concurrency=concurrency, timeout_s=300)
+    stats = await drive_load([plan], requests=requests, concurrency=concurrency, rate=rate, timeout_s=300)
     return stats, (child.cpu_seconds() - before) * 1000 / max(1, stats.requests)
 
 
 async def _alternate(
-    proxies: dict[str, Child], requests: int, concurrency: int, rounds: int
+    proxies: dict[str, Child], requests: int, concurrency: int, rounds: int, rate: float | None = None
 ) -> dict[str, dict[str, Any]]:
     per_round: dict[str, list[tuple[RunStats, float]]] = {label: [] for label in proxies}
     for _ in range(rounds):
         for label, child in proxies.items():
-            per_round[label].append(await _round(child, requests, concurrency))
+            per_round[label].append(await _round(child, requests, concurrency, rate))
     result: dict[str, dict[str, Any]] = {}
     for label, runs in per_round.items():
         result[label] = {
@@ -134,7 +134,9 @@ async def _alternate(
     return result
 
 
-def flush_vs_p99(keys: int, requests: int, concurrency: int, rounds: int, workdir: Path) -> dict[str, Any]:
+def flush_vs_p99(
+    keys: int, requests: int, concurrency: int, rounds: int, workdir: Path, rate: float | None = None
+) -> dict[str, Any]:
     """p99 through two ``keys``-key proxies, one flushing every 0.1 s and one never."""
     fake = start_fake(LoadOptions(), workdir)
     pool = pool_keys(keys, "none")
@@ -152,7 +154,7 @@ def flush_vs_p99(keys: int, requests: int, concurrency: int, rounds: int, workdi
                 access_log=True,
             )
             started[label], _ = start_proxy(config, folder)
-        return asyncio.run(_alternate(started, requests, concurrency, rounds))
+        return asyncio.run(_alternate(started, requests, concurrency, rounds, rate))
     finally:
         for child in started.values():
             child.stop()
@@ -167,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="requests per proxy per round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop at this many requests/s (default: closed loop, as fast as it goes)",
+    )
     parser.add_argument("--skip-admin", action="store_true", help="skip the /metrics and admin timings")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -190,9 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         report["flush_vs_p99"] = flush_vs_p99(
-            args.keys, args.requests, args.concurrency, args.rounds, Path(tmp)
+            args.keys, args.requests, args.concurrency, args.rounds, Path(tmp), args.rate
         )
-    print(f"native generateContent through the proxy, {args.keys:,} keys, concurrency {args.concurrency}:")
+    load = f"{args.rate:g} req/s open loop" if args.rate else f"concurrency {args.concurrency}"
+    print(f"native generateContent through the proxy, {args.keys:,} keys, {load}:")
     for label, row in report["flush_vs_p99"].items():
         print(
             f"  {label:<18} {row['requests']:>6} req ({row['ok']} ok)  {row['rps']:>7.1f} req/s  "

@@ -66,6 +66,10 @@ UsageListener = Callable[[str, str, float, int, int], None]
 _KEY_ACCEPTED = frozenset({OutcomeKind.SUCCESS, OutcomeKind.RATE_LIMITED, OutcomeKind.CLIENT_ERROR})
 
 
+# Outcomes after which a key's state differs only in its counters and health.
+_ANSWERED = frozenset({OutcomeKind.SUCCESS, OutcomeKind.CLIENT_ERROR})
+
+
 class UnknownKey(NotFound):
     """No key with this id is in the pool (404)."""
 
@@ -120,6 +124,7 @@ class KeyPool:
         # Incremental export: records of unchanged keys are reused (same objects), so a
         # flush of a large pool costs in proportion to what changed since the last one.
         self._dirty_keys: set[str] = set()
+        self._stats_dirty_keys: set[str] = set()
         self._all_dirty = True
         self._unflushed_keys: set[str] = set()  # re-exported since the last incremental export
         self._unflushed_all = True
@@ -163,7 +168,7 @@ class KeyPool:
         self._lease_serial += 1
         lease = Lease(chosen, state.spec.secret, model, is_trial, self._lease_serial)
         self._leases[lease.serial] = lease
-        self._changed(state)
+        self._changed(state, stats_only=window is None and not is_trial)
         return lease
 
     def release(self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0) -> None:
@@ -176,9 +181,11 @@ class KeyPool:
             return
         now = self._clock()
         state.count(outcome, now)
+        usage_changed = False
         if tokens > 0:
             window = self._keys.usage(state, lease.model)
             if window is not None:
+                usage_changed = True
                 window.record(now, tokens, request=False)
                 if self._on_usage is not None:
                     self._on_usage(lease.key_id, lease.model, now, 0, tokens)
@@ -200,7 +207,9 @@ class KeyPool:
         else:
             self._penalise_health(state, now)
             self._breaker_failed(state, lease, outcome.reason, now)
-        self._changed(state)
+        # A plain answer changes only counters and health (and state changes it causes,
+        # such as a breaker closing, mark the key through their event).
+        self._changed(state, stats_only=not usage_changed and kind in _ANSWERED)
         self._scheduler.wake(state.key_id)
 
     def cancel(self, lease: Lease) -> None:
@@ -324,13 +333,15 @@ class KeyPool:
         """The state as of ``version`` (read before ``export_snapshot``) is saved."""
         self._flushed_version = max(self._flushed_version, version)
 
-    def export_snapshot(self, *, incremental: bool = False) -> PoolSnapshot:
+    def export_snapshot(self, *, incremental: bool = False, include_stats: bool = True) -> PoolSnapshot:
         """Everything a store should persist, as of now.
 
         Only keys that changed since the previous export are exported again; the others'
         records are the same objects as last time. With ``incremental`` (the flusher's
         call), ``delta`` holds the records of the keys that changed since the previous
         incremental export (``None`` when any may have, e.g. after a restore or a removal).
+        Without ``include_stats``, keys whose only change is counters and health keep their
+        previous records (and stay due for a later export).
         """
         now = self._clock()
         health = self._policy.health
@@ -343,13 +354,30 @@ class KeyPool:
                 record for state in self._keys if (record := export_added_key(state)) is not None
             )
         else:
-            refresh = [state for key in self._dirty_keys if (state := self._keys.get(key)) is not None]
+            due = self._dirty_keys
+            if include_stats:
+                due = due | self._stats_dirty_keys
+            refresh = [state for key in due if (state := self._keys.get(key)) is not None]
         for state in refresh:
             key = state.key_id
             self._exported_states[key] = export_key_state(state, now, health)
-            self._exported_cooldowns[key] = export_cooldowns(state, now)
-            self._exported_usage[key] = export_usage(state, now)
+            # Only keys that have cooldowns or usage windows get an entry, so building the
+            # snapshot's tuples walks those, not the whole pool.
+            cooldowns = export_cooldowns(state, now) if state.cooldowns else []
+            if cooldowns:
+                self._exported_cooldowns[key] = cooldowns
+            else:
+                self._exported_cooldowns.pop(key, None)
+            usage = export_usage(state, now) if state.usage else []
+            if usage:
+                self._exported_usage[key] = usage
+            else:
+                self._exported_usage.pop(key, None)
             self._unflushed_keys.add(key)
+        if full or include_stats:
+            self._stats_dirty_keys = set()
+        else:
+            self._stats_dirty_keys -= self._dirty_keys
         self._dirty_keys = set()
         self._all_dirty = False
         self._unflushed_all = self._unflushed_all or full
@@ -541,11 +569,17 @@ class KeyPool:
         if self._on_event is not None:
             self._on_event(KeyEvent(kind, state.key_id, model, reason, until))
 
-    def _changed(self, state: KeyState | None = None) -> None:
-        """Something changed: in one key's state (``state``), or anywhere (``None``)."""
+    def _changed(self, state: KeyState | None = None, *, stats_only: bool = False) -> None:
+        """Something changed: in one key's state (``state``), or anywhere (``None``).
+
+        ``stats_only``: only the key's counters and health changed (every request does
+        that); the flusher persists those less often than real state changes.
+        """
         self._version += 1
         if state is None:
             self._all_dirty = True
+        elif stats_only:
+            self._stats_dirty_keys.add(state.key_id)
         else:
             self._dirty_keys.add(state.key_id)
 

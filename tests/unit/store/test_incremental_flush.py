@@ -114,3 +114,32 @@ class TestPartialSqliteSave:
             assert len(database.load().keys) == len(SECRETS)
         finally:
             database.close()
+
+
+class TestStatsOnlyChanges:
+    def test_plain_successes_wait_for_a_stats_flush(self) -> None:
+        """Counters and health of answered requests go out only when stats are included."""
+        clock = FakeClock()
+        pool = _pool(clock)
+        pool.export_snapshot(incremental=True)
+        lease = pool.acquire("gemini-2.5-flash")
+        pool.release(lease, SUCCESS, latency_s=0.1)
+        quick = pool.export_snapshot(incremental=True, include_stats=False)
+        assert quick.delta is not None
+        assert quick.delta.key_ids == frozenset()
+        full = pool.export_snapshot(incremental=True, include_stats=True)
+        assert full.delta is not None
+        assert full.delta.key_ids == frozenset({lease.key_id})
+        assert next(r for r in full.keys if r.key_id == lease.key_id).requests == 1
+
+    def test_state_changes_go_out_at_once(self) -> None:
+        """A cooldown is in the next flush even without stats."""
+        clock = FakeClock()
+        pool = _pool(clock)
+        pool.export_snapshot(incremental=True)
+        lease = pool.acquire("gemini-2.5-flash")
+        pool.release(lease, RATE_LIMITED, latency_s=0.1)
+        quick = pool.export_snapshot(incremental=True, include_stats=False)
+        assert quick.delta is not None
+        assert quick.delta.key_ids == frozenset({lease.key_id})
+        assert [c.key_id for c in quick.delta.cooldowns] == [lease.key_id]
