@@ -35,6 +35,24 @@ def redis_available(url: str = REDIS_URL) -> bool:
         return False
 
 
+def skip_without_redis_outside_ci(url: str = REDIS_URL) -> bool:
+    """For ``pytest.mark.skipif``: no Redis and not in CI (in CI the tests run, and fail)."""
+    return not os.environ.get("CI") and not redis_available(url)
+
+
+def require_redis(url: str = REDIS_URL) -> None:
+    """Skip the test when no Redis answers, except in CI (``CI`` set), where it fails:
+    .ci/run starts Redis, so a missing server there is a broken run, not a reason to skip."""
+    if redis_available(url):
+        return
+    import pytest
+
+    message = f"no Redis server at {url}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def keys_under(url: str, prefix: str) -> list[bytes]:
     """Every Redis key under ``prefix``."""
     with redis.Redis.from_url(url) as client:

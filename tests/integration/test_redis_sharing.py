@@ -22,9 +22,15 @@ from tests.integration.redis_instances import (
     key_view,
     wait_for,
 )
-from tests.redis_support import REDIS_URL, delete_prefix, redis_available, stored_values, unique_prefix
+from tests.redis_support import (
+    REDIS_URL,
+    delete_prefix,
+    skip_without_redis_outside_ci,
+    stored_values,
+    unique_prefix,
+)
 
-pytestmark = pytest.mark.skipif(not redis_available(), reason=f"no Redis server at {REDIS_URL}")
+pytestmark = pytest.mark.skipif(skip_without_redis_outside_ci(), reason=f"no Redis server at {REDIS_URL}")
 
 ADDED_KEY = "AIzaSyADDEDsharedabcdefghijklmnopqrstu01"
 SECRET = "a-long-random-state-secret-for-tests-0001"

@@ -19,9 +19,14 @@ from gemini_proxy.fake_upstream.runner import RunningFake
 from tests.conftest import ADMIN_TOKEN, CLIENT_TOKEN
 from tests.integration.proc import free_port, write_config
 from tests.integration.redis_instances import BODY, FLASH
-from tests.redis_support import REDIS_URL, delete_prefix, redis_available, unique_prefix
+from tests.redis_support import (
+    REDIS_URL,
+    delete_prefix,
+    skip_without_redis_outside_ci,
+    unique_prefix,
+)
 
-pytestmark = pytest.mark.skipif(not redis_available(), reason=f"no Redis server at {REDIS_URL}")
+pytestmark = pytest.mark.skipif(skip_without_redis_outside_ci(), reason=f"no Redis server at {REDIS_URL}")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from gemini_proxy.keys.model import KeySpec, key_id
 from gemini_proxy.keys.policy import PoolPolicy
 from gemini_proxy.keys.pool import KeyPool
 from gemini_proxy.shared.layout import RedisLayout
-from tests.redis_support import REDIS_URL, delete_prefix, redis_available, unique_prefix
+from tests.redis_support import REDIS_URL, delete_prefix, require_redis, unique_prefix
 
 NOW = 1_748_865_600.0
 MODEL = "gemini-2.5-flash"
@@ -60,8 +60,7 @@ def make_pool(clock: Clock) -> PoolFactory:
 @pytest.fixture
 def prefix() -> Iterator[str]:
     """A prefix of the shared test Redis, deleted afterwards (skips without Redis)."""
-    if not redis_available():
-        pytest.skip(f"no Redis server at {REDIS_URL}")
+    require_redis()
     value = unique_prefix("shared")
     yield value
     delete_prefix(REDIS_URL, value)

@@ -21,7 +21,13 @@ from gemini_proxy.store.memory import MemoryStore
 from gemini_proxy.store.redis_store import RedisStore
 from gemini_proxy.store.resilient import ResilientStore
 from gemini_proxy.store.sqlite import SqliteStore
-from tests.redis_support import REDIS_URL, delete_prefix, redis_available, stored_values, unique_prefix
+from tests.redis_support import (
+    REDIS_URL,
+    delete_prefix,
+    require_redis,
+    stored_values,
+    unique_prefix,
+)
 
 # Shaped like a real Gemini key (39 characters); the tests grep state files for it.
 SECRET = "AIzaSyD3f4k3K3yF0rT3st1ngOnlyAbCdEfGh1"
@@ -106,8 +112,7 @@ def _resilient_harness(folder: Path, clock: FakeClock) -> StoreHarness:
 
 
 def _redis_harness(folder: Path, clock: FakeClock) -> StoreHarness:
-    if not redis_available(REDIS_URL):
-        pytest.skip(f"no Redis server at {REDIS_URL}")
+    require_redis()
     prefix = unique_prefix("store")
     return RedisStoreHarness(
         "redis", folder, lambda: RedisStore(REDIS_URL, prefix=prefix, clock=clock), prefix=prefix

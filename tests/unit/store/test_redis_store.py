@@ -14,7 +14,7 @@ from gemini_proxy.store.redis_store import RedisStore
 from tests.redis_support import (
     REDIS_URL,
     delete_prefix,
-    redis_available,
+    require_redis,
     stored_values,
     unique_prefix,
     unreachable_redis_url,
@@ -30,8 +30,7 @@ StoreFactory = Callable[..., RedisStore]
 @pytest.fixture
 def prefixes() -> Iterator[list[str]]:
     """Prefixes handed out by ``open_store``; deleted at the end."""
-    if not redis_available():
-        pytest.skip(f"no Redis server at {REDIS_URL}")
+    require_redis()
     made: list[str] = []
     yield made
     for prefix in made:
