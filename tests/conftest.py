@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from gemini_proxy.fake_upstream.runner import RunningFake, start_fake_upstream
 
 from gemini_proxy.app import create_app, start_server
 from gemini_proxy.config import Settings, load_settings
+from gemini_proxy.fake_upstream.runner import RunningFake, start_fake_upstream
 from gemini_proxy.fake_upstream.scenario import FakeConfig
 
 CLIENT_TOKEN = "client-token-0123456789"

@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 import orjson
 import pytest
-from gemini_proxy.fake_upstream.runner import RunningFake
 
+from gemini_proxy.fake_upstream.runner import RunningFake
 from gemini_proxy.fake_upstream.scenario import Behavior, FakeConfig, Rule
 from tests.conftest import CLIENT_TOKEN, KEYS, FakeFactory, ProxyFactory, RunningProxy
 

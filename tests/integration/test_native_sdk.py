@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from gemini_proxy.fake_upstream.runner import RunningFake
-from gemini_proxy.keys.model import key_id
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from gemini_proxy.fake_upstream.runner import RunningFake
+from gemini_proxy.keys.model import key_id
 from tests.conftest import CLIENT_TOKEN, KEYS, RunningProxy
 
 pytestmark = pytest.mark.parametrize("api_version", ["v1", "v1beta"])
