@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TextIO
@@ -16,7 +17,7 @@ from gemini_proxy.background import BackgroundTasks, make_store, restore_pool
 from gemini_proxy.config import Settings
 from gemini_proxy.observability.activity import RecentActivity
 from gemini_proxy.observability.fanout import DispatchFanOut, key_event_fanout
-from gemini_proxy.observability.logging import Redactor, build_logger
+from gemini_proxy.observability.logging import LineWriter, Redactor, build_logger
 from gemini_proxy.observability.metrics import Metrics
 from gemini_proxy.observability.middleware import access_middleware, add_request_id_header
 from gemini_proxy.observability.timeline import TIMELINE, RequestTimeline
@@ -57,8 +58,9 @@ def create_app(
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         redactor = Redactor(secrets_of(settings))
+        log_writer = LineWriter(log_stream or sys.stdout)
         log = build_logger(
-            level=settings.logging.level, fmt=settings.logging.format, redactor=redactor, stream=log_stream
+            level=settings.logging.level, fmt=settings.logging.format, redactor=redactor, writer=log_writer
         )
         client = UpstreamClient(
             settings.upstream.base_url,
@@ -98,7 +100,10 @@ def create_app(
             or settings.upstream.request_timeout_s * settings.pool.max_attempts,
             wait_for_key_s=settings.pool.wait_for_key_s,
             clock=clock,
-            observer=DispatchFanOut([metrics, activity, timeline] if metrics else [activity, timeline]),
+            observer=DispatchFanOut(
+                [metrics, activity, timeline] if metrics else [activity, timeline],
+                no_tokens=(activity, timeline),
+            ),
         )
         services = Services(
             settings=settings,
@@ -159,6 +164,7 @@ def create_app(
             await client.close()
             await services.media_fetcher.close()
             log.info("proxy_stopped", streams_open=services.streams.active, store=store.name)
+            log_writer.flush()
 
     app.cleanup_ctx.append(lifespan)
     ops.add_routes(app)

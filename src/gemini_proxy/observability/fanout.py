@@ -11,10 +11,15 @@ from gemini_proxy.upstream.usage import TokenUsage
 
 
 class DispatchFanOut:
-    """A ``DispatchObserver`` calling each of ``observers`` in order."""
+    """A ``DispatchObserver`` calling each of ``observers`` in order.
 
-    def __init__(self, observers: Sequence[DispatchObserver]) -> None:
+    ``tokens`` is called on every successful request; observers listed in ``no_tokens``
+    ignore it, so they are left out of that call.
+    """
+
+    def __init__(self, observers: Sequence[DispatchObserver], *, no_tokens: Sequence[object] = ()) -> None:
         self._observers = tuple(observers)
+        self._token_observers = tuple(o for o in observers if o not in no_tokens)
 
     def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
         for observer in self._observers:
@@ -29,7 +34,7 @@ class DispatchFanOut:
             observer.refused(model, status)
 
     def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
-        for observer in self._observers:
+        for observer in self._token_observers:
             observer.tokens(key_id, model, usage)
 
 
