@@ -147,6 +147,11 @@ def create_app(
         # A request's garbage is freed by reference counting; the collector's young
         # generation, scanned every 700 allocations by default, finds next to nothing.
         gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+        if not settings.keys:
+            log.warning(
+                "no_keys_configured",
+                hint="add keys with GEMINI_API_KEYS, keys, keys_file or POST /admin/keys; until then every call gets 503",
+            )
         log.info(
             "proxy_started",
             keys=len(settings.keys),
