@@ -9,7 +9,6 @@ parallel runs never meet. ``RedisServer`` runs a private ``redis-server`` on a f
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -35,22 +34,13 @@ def redis_available(url: str = REDIS_URL) -> bool:
         return False
 
 
-def skip_without_redis_outside_ci(url: str = REDIS_URL) -> bool:
-    """For ``pytest.mark.skipif``: no Redis and not in CI (in CI the tests run, and fail)."""
-    return not os.environ.get("CI") and not redis_available(url)
-
-
 def require_redis(url: str = REDIS_URL) -> None:
-    """Skip the test when no Redis answers, except in CI (``CI`` set), where it fails:
-    .ci/run starts Redis, so a missing server there is a broken run, not a reason to skip."""
-    if redis_available(url):
-        return
-    import pytest
+    """Fail the test when no Redis answers: these machines run one on 127.0.0.1:6379 and
+    .ci/run starts it, so a missing server is a broken environment, not a reason to skip."""
+    if not redis_available(url):
+        import pytest
 
-    message = f"no Redis server at {url}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+        pytest.fail(f"no Redis server at {url}: start one (see .ci/run)")
 
 
 def keys_under(url: str, prefix: str) -> list[bytes]:
@@ -105,10 +95,6 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._folder = folder
         self._process: subprocess.Popen[bytes] | None = None
-
-    @staticmethod
-    def installed() -> bool:
-        return shutil.which("redis-server") is not None
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the server (again) on its port and wait until it answers."""

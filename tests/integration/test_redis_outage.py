@@ -25,8 +25,6 @@ from tests.integration.redis_instances import (
 )
 from tests.redis_support import RedisServer, unique_prefix
 
-pytestmark = pytest.mark.skipif(not RedisServer.installed(), reason="redis-server is not installed")
-
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:

@@ -22,11 +22,15 @@ from tests.integration.redis_instances import BODY, FLASH
 from tests.redis_support import (
     REDIS_URL,
     delete_prefix,
-    skip_without_redis_outside_ci,
+    require_redis,
     unique_prefix,
 )
 
-pytestmark = pytest.mark.skipif(skip_without_redis_outside_ci(), reason=f"no Redis server at {REDIS_URL}")
+
+@pytest.fixture(autouse=True)
+def _redis_is_running() -> None:
+    """These tests need the shared Redis; without it they fail rather than skip."""
+    require_redis()
 
 
 @pytest.fixture

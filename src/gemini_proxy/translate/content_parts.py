@@ -7,7 +7,7 @@ or ``fileData`` parts through ``media``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gemini_proxy.translate.fields import (
@@ -58,8 +58,12 @@ def content_text(content: Any, where: str, role: str) -> str:
     return "".join(texts)
 
 
-def user_parts(content: Any, where: str, fetched: Mapping[str, FetchedMedia]) -> list[dict[str, Any]]:
-    """The Gemini parts of a user message's content, in order."""
+PartConverter = Callable[[dict[str, Any], str, str], "dict[str, Any] | None"]
+
+
+def _message_parts(content: Any, where: str, convert: PartConverter) -> list[dict[str, Any]]:
+    """A message's content (a string or a list of typed parts) as Gemini parts, in order;
+    ``convert(part, type, where)`` turns one typed part into a Gemini part (None: skip it)."""
     if content is None or isinstance(content, str):
         part = text_part(content or "")
         return [part] if part else []
@@ -69,36 +73,31 @@ def user_parts(content: Any, where: str, fetched: Mapping[str, FetchedMedia]) ->
     for index, raw in enumerate(content):
         part_where = f"{where}.content[{index}]"
         part = require_object(raw, part_where)
-        converted = _user_part(part, required_str(part, "type", part_where), part_where, fetched)
+        converted = convert(part, required_str(part, "type", part_where), part_where)
         if converted is not None:
             parts.append(converted)
     return parts
+
+
+def user_parts(content: Any, where: str, fetched: Mapping[str, FetchedMedia]) -> list[dict[str, Any]]:
+    """The Gemini parts of a user message's content, in order."""
+    return _message_parts(content, where, lambda part, kind, at: _user_part(part, kind, at, fetched))
+
+
+def _assistant_part(part: dict[str, Any], kind: str, where: str) -> dict[str, Any] | None:
+    if kind == "text":
+        return text_part(required_str(part, "text", where))
+    if kind == "refusal":
+        return text_part(required_str(part, "refusal", where))
+    raise invalid_value(
+        f"{where}.type",
+        f"Assistant messages may only contain text and refusal parts, not {kind!r}.",
+    )
 
 
 def assistant_parts(content: Any, where: str) -> list[dict[str, Any]]:
     """The text parts of an assistant message's content (text and refusal parts)."""
-    if content is None or isinstance(content, str):
-        part = text_part(content or "")
-        return [part] if part else []
-    if not isinstance(content, list):
-        raise wrong_type(f"{where}.content", _CONTENT_TYPES, content)
-    parts = []
-    for index, raw in enumerate(content):
-        part_where = f"{where}.content[{index}]"
-        part = require_object(raw, part_where)
-        kind = required_str(part, "type", part_where)
-        if kind == "text":
-            converted = text_part(required_str(part, "text", part_where))
-        elif kind == "refusal":
-            converted = text_part(required_str(part, "refusal", part_where))
-        else:
-            raise invalid_value(
-                f"{part_where}.type",
-                f"Assistant messages may only contain text and refusal parts, not {kind!r}.",
-            )
-        if converted is not None:
-            parts.append(converted)
-    return parts
+    return _message_parts(content, where, _assistant_part)
 
 
 def tool_content(

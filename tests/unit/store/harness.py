@@ -2,7 +2,7 @@
 
 To run the contract suite on another backend (Redis, say), add a builder to
 ``HARNESS_BUILDERS`` (and its name to ``PERSISTENT_BACKENDS`` if its data outlives a
-close); a builder may ``pytest.skip`` when the backend's server is not there. The Redis
+close); a builder fails the test when the backend's server is not there. The Redis
 harness uses the shared test server under a prefix of its own, removed at teardown.
 """
 
