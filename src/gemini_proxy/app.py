@@ -17,9 +17,9 @@ from gemini_proxy.background import BackgroundTasks, make_store, restore_pool
 from gemini_proxy.config import Settings
 from gemini_proxy.observability.activity import RecentActivity
 from gemini_proxy.observability.fanout import DispatchFanOut, key_event_fanout
-from gemini_proxy.observability.logging import LineWriter, Redactor, build_logger
+from gemini_proxy.observability.logging import AccessLog, LineWriter, Redactor, build_logger
 from gemini_proxy.observability.metrics import Metrics
-from gemini_proxy.observability.middleware import access_middleware, add_request_id_header
+from gemini_proxy.observability.middleware import access_middleware
 from gemini_proxy.observability.timeline import TIMELINE, RequestTimeline
 from gemini_proxy.pool_factory import build_pool
 from gemini_proxy.reload import ConfigReloader, secrets_of
@@ -54,7 +54,6 @@ def create_app(
         middlewares=[access_middleware],
     )
     app[SETTINGS] = settings
-    app.on_response_prepare.append(add_request_id_header)
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         redactor = Redactor(secrets_of(settings))
@@ -109,6 +108,14 @@ def create_app(
             settings=settings,
             log=log,
             redactor=redactor,
+            access_log=AccessLog(
+                log,
+                writer=log_writer,
+                redactor=redactor,
+                level=settings.logging.level,
+                fmt=settings.logging.format,
+                enabled=settings.logging.access_log,
+            ),
             client=client,
             pool=pool,
             dispatcher=dispatcher,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from aiohttp import web
 
 from gemini_proxy.errors import Unauthorized
 
@@ -15,26 +16,22 @@ def _bytes(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True, slots=True)
-class ClientCredential:
-    """Where the client's credential was found and what it was."""
-
-    value: str
-    source: str  # "header" (x-goog-api-key) | "query" (?key=) | "bearer"
-
-
-def find_client_credential(headers: Mapping[str, str], query: Mapping[str, str]) -> ClientCredential | None:
-    """The client credential, looked up as Gemini clients send it (protocol.md A.2)."""
+def find_client_credential(request: web.BaseRequest) -> str | None:
+    """The client credential, looked up as Gemini clients send it (protocol.md A.2):
+    ``x-goog-api-key``, then ``?key=``, then ``Authorization: Bearer``."""
+    headers = request.headers
     value = headers.get("x-goog-api-key")
     if value:
-        return ClientCredential(value, "header")
-    value = query.get("key")
-    if value:
-        return ClientCredential(value, "query")
+        return value
+    if "key=" in request.rel_url.raw_query_string:  # parse the query only when it may hold one
+        value = request.query.get("key")
+        if value:
+            return value
     authorization = headers.get("Authorization", "")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return ClientCredential(token.strip(), "bearer")
+    token = token.strip()
+    if token and scheme.lower() == "bearer":
+        return token
     return None
 
 
@@ -50,7 +47,7 @@ class ClientAuthenticator:
         """The configured token values (for the log redaction processor)."""
         return [token.decode("utf-8", "surrogateescape") for _, token in self._tokens]
 
-    def authenticate(self, credential: ClientCredential | None) -> str:
+    def authenticate(self, credential: str | None) -> str:
         """The name of the matching token; raises ``Unauthorized`` otherwise.
 
         Every configured token is compared, whatever matched, so the time taken does not
@@ -62,7 +59,7 @@ class ClientAuthenticator:
             raise Unauthorized(
                 "missing client token: send it as x-goog-api-key, ?key= or Authorization: Bearer"
             )
-        presented = _bytes(credential.value)
+        presented = _bytes(credential)
         matched: str | None = None
         for name, token in self._tokens:
             if hmac.compare_digest(presented, token) and matched is None:

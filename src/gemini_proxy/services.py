@@ -14,7 +14,7 @@ from gemini_proxy.auth import AdminAuthenticator, ClientAuthenticator
 from gemini_proxy.config import Settings
 from gemini_proxy.keys.pool import KeyPool
 from gemini_proxy.observability.activity import RecentActivity
-from gemini_proxy.observability.logging import Redactor
+from gemini_proxy.observability.logging import AccessLog, Redactor
 from gemini_proxy.observability.metrics import Metrics
 from gemini_proxy.reload import ConfigReloader
 from gemini_proxy.shared import SharedState
@@ -55,6 +55,7 @@ class Services:
     settings: Settings
     log: FilteringBoundLogger
     redactor: Redactor
+    access_log: AccessLog
     client: UpstreamClient
     pool: KeyPool
     dispatcher: Dispatcher

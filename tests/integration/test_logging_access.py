@@ -112,6 +112,39 @@ class TestRequestId:
         assert len(set(returned)) == len(sent) and not set(returned) & set(sent)
         assert [e["request_id"] for e in _access(proxy)] == returned
 
+    async def test_every_kind_of_answer_carries_the_id(self, proxy: RunningProxy) -> None:
+        """Streams the handlers prepare themselves, errors of every surface, unknown paths,
+        wrong methods, admin and ops answers: each carries the id its access line has."""
+        client = {"x-goog-api-key": CLIENT_TOKEN}
+        chat = orjson.dumps({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]})
+        stream_chat = orjson.dumps(
+            {"model": "gemini-2.5-flash", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        )
+        calls: list[tuple[str, str, dict[str, str], bytes | None, int]] = [
+            ("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", client, BODY, 200),
+            ("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", client, BODY, 200),
+            ("POST", "/v1/chat/completions", {"Authorization": f"Bearer {CLIENT_TOKEN}"}, stream_chat, 200),
+            ("POST", "/v1/chat/completions", {"Authorization": f"Bearer {CLIENT_TOKEN}"}, chat, 200),
+            ("POST", "/v1/chat/completions", {}, chat, 401),
+            ("POST", GENERATE, client, b"{not json", 400),
+            ("GET", "/nowhere", {}, None, 404),
+            ("GET", GENERATE, client, None, 405),
+            ("GET", "/admin/pool", ADMIN, None, 200),
+            ("GET", "/healthz", {}, None, 200),
+        ]
+        returned = []
+        async with aiohttp.ClientSession() as session:
+            for index, (method, path, headers, body, status) in enumerate(calls):
+                sent_id = f"kind-{index}"
+                async with session.request(
+                    method, f"{proxy.url}{path}", data=body, headers={**headers, "X-Request-ID": sent_id}
+                ) as response:
+                    await response.read()
+                    assert response.status == status, path
+                    returned.append(response.headers.get("X-Request-ID"))
+        assert returned == [f"kind-{index}" for index in range(len(calls))]
+        assert [e["request_id"] for e in _access(proxy)] == returned
+
 
 class TestNoSecretInTheLog:
     async def test_complete_log_holds_no_key_or_token(

@@ -15,25 +15,24 @@ from gemini_proxy.errors import NotFound, PayloadTooLarge, ProxyError
 from gemini_proxy.observability.logging import CURRENT_REQUEST_ID
 from gemini_proxy.routes.admin_json import admin_error_body
 from gemini_proxy.routes.common import TRACE, error_response, json_response
-from gemini_proxy.services import SERVICES, Services
+from gemini_proxy.services import SERVICES
 from gemini_proxy.upstream.trace import CallTrace
 
-REQUEST_ID = web.RequestKey("request_id", str)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # Request ids: a random per-process prefix and a counter: unique, and cheaper than uuid4.
 _ID_PREFIX = os.urandom(6).hex()
 _ID_COUNTER = itertools.count(1)
 _OPENAI_PATHS = ("/v1/chat/", "/v1/embeddings", "/chat/", "/embeddings", "/v1beta/openai/")
+_GEMINI_PATHS = ("/v1beta/", "/v1/")
 
 
-def _surface_for_path(request: web.Request) -> str:
-    path = request.path
-    if path.startswith("/admin"):
-        return "admin"
+def _surface_for_path(path: str) -> str:
     if path.startswith(_OPENAI_PATHS):
         return "openai"
-    if path.startswith(("/v1beta/", "/v1/")):
+    if path.startswith(_GEMINI_PATHS):
         return "gemini"
+    if path.startswith("/admin"):
+        return "admin"
     return "ops"
 
 
@@ -55,22 +54,18 @@ def _error_response(surface: str, error: ProxyError) -> web.Response:
     return error_response(surface, error)
 
 
-async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
-    """Every response carries the request's id."""
-    request_id = request.get(REQUEST_ID)
-    if request_id is not None:
-        response.headers["X-Request-ID"] = request_id
-
-
 @web.middleware
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bind the request id, turn errors into API-shaped responses, log one access event."""
-    incoming = request.headers.get("X-Request-ID", "")
+    """Bind the request id, turn errors into API-shaped responses, log one access event.
+
+    Every response carries ``X-Request-ID``: set here on the responses handlers return,
+    and by the stream relays on the streams they prepare themselves.
+    """
+    incoming = request.headers.get("X-Request-ID")
     request_id = (
         incoming if incoming and _VALID_REQUEST_ID.match(incoming) else f"{_ID_PREFIX}-{next(_ID_COUNTER):x}"
     )
-    request[REQUEST_ID] = request_id
-    trace = CallTrace(surface=_surface_for_path(request))
+    trace = CallTrace(surface=_surface_for_path(request.path), request_id=request_id)
     request[TRACE] = trace
     started = time.perf_counter()
     status = 500
@@ -85,11 +80,14 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         except web.HTTPException as exc:
             if exc.status < 400:  # a redirect or the like: aiohttp answers it as it is
                 status = exc.status
+                exc.headers["X-Request-ID"] = request_id
                 raise
             error = _http_exception_to_error(exc)
             response = _error_response(trace.surface, error)
             error_code = error.code
         status = response.status
+        if not response.prepared:
+            response.headers["X-Request-ID"] = request_id
         return response
     except web.HTTPException:
         raise
@@ -98,32 +96,31 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         if services is not None:
             services.log.error("request_failed", error=exc, path=request.path)
         response = _error_response(trace.surface, ProxyError("internal error"))
+        response.headers["X-Request-ID"] = request_id
         status = 500
         return response
     finally:
+        CURRENT_REQUEST_ID.reset(token)
         services = request.app.get(SERVICES)
         if services is not None:
+            duration_s = time.perf_counter() - started
             if services.metrics is not None:
-                services.metrics.request(trace.surface, trace.model, status, time.perf_counter() - started)
-            if services.settings.logging.access_log:
-                _log_access(services, request, trace, status, error_code, started)
-        CURRENT_REQUEST_ID.reset(token)
+                services.metrics.request(trace.surface, trace.model, status, duration_s)
+            if services.access_log.enabled:
+                services.access_log.write(
+                    request_id, _access_fields(request, trace, status, error_code, duration_s)
+                )
 
 
-def _log_access(
-    services: Services,
-    request: web.Request,
-    trace: CallTrace,
-    status: int,
-    error_code: str | None,
-    started: float,
-) -> None:
+def _access_fields(
+    request: web.Request, trace: CallTrace, status: int, error_code: str | None, duration_s: float
+) -> dict[str, object]:
     fields: dict[str, object] = {
         "method": request.method,
         "route": request.path,
         "surface": trace.surface,
         "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        "duration_ms": round(duration_s * 1000, 3),
         "attempts": len(trace.keys_tried),
     }
     if trace.model is not None:
@@ -145,4 +142,4 @@ def _log_access(
         fields["user"] = trace.user
     if error_code is not None:
         fields["error"] = error_code
-    services.log.info("access", **fields)
+    return fields

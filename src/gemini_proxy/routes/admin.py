@@ -75,7 +75,7 @@ _ABSENT = object()
 
 async def _json_body(request: web.Request, *, required: bool) -> Any:
     """The decoded JSON body; ``_ABSENT`` when there is none and none is required."""
-    body = await read_body(request)
+    body = await read_body(request, request.app[SERVICES])
     if not body.strip():
         if required:
             raise InvalidRequest("a JSON request body is required")

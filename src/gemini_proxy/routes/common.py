@@ -15,7 +15,7 @@ from gemini_proxy.errors import (
     gemini_error_body,
     openai_error_body,
 )
-from gemini_proxy.services import SERVICES
+from gemini_proxy.services import SERVICES, Services
 from gemini_proxy.upstream.dispatch import StreamRelay
 from gemini_proxy.upstream.trace import CallTrace
 
@@ -38,9 +38,9 @@ def error_response(surface: str, error: ProxyError) -> web.Response:
     return json_response(body, status=error.status, headers=error.headers)
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(request: web.Request, services: Services) -> bytes:
     """The whole request body, refusing one over the configured limit with 413."""
-    limit = request.app[SERVICES].settings.server.max_body_bytes
+    limit = services.settings.server.max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"request body of {length} bytes is over the limit of {limit} bytes")
@@ -55,7 +55,11 @@ async def relay_stream(request: web.Request, relay: StreamRelay) -> web.StreamRe
     services = request.app[SERVICES]
     response = web.StreamResponse(
         status=relay.status,
-        headers={"Content-Type": relay.content_type, "Cache-Control": "no-cache"},
+        headers={
+            "Content-Type": relay.content_type,
+            "Cache-Control": "no-cache",
+            "X-Request-ID": request[TRACE].request_id,
+        },
     )
     services.streams.opened()
     error: BaseException | None = None

@@ -16,9 +16,10 @@ from aiohttp import web
 from gemini_proxy.auth import find_client_credential
 from gemini_proxy.errors import InvalidRequest, NotFound, ProxyError
 from gemini_proxy.routes.common import TRACE, read_body, relay_stream
-from gemini_proxy.services import SERVICES
+from gemini_proxy.services import SERVICES, Services
 from gemini_proxy.upstream.client import FORWARDED_REQUEST_HEADERS, UpstreamRequest
 from gemini_proxy.upstream.dispatch import StreamRelay, forwarded_headers
+from gemini_proxy.upstream.trace import CallTrace
 
 MODEL_METHODS = frozenset(
     {"generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"}
@@ -40,15 +41,9 @@ def pool_model(resource: str) -> str:
     return resource.removeprefix("models/")
 
 
-def _authenticate(request: web.Request) -> None:
-    services = request.app[SERVICES]
-    credential = find_client_credential(request.headers, request.query)
-    request[TRACE].token_name = services.client_auth.authenticate(credential)
-
-
-async def _forward(request: web.Request, upstream: UpstreamRequest, model: str) -> web.StreamResponse:
-    services = request.app[SERVICES]
-    trace = request[TRACE]
+async def _forward(
+    request: web.Request, services: Services, trace: CallTrace, upstream: UpstreamRequest, model: str
+) -> web.StreamResponse:
     trace.model = model
     trace.stream = upstream.stream
     reply = await services.dispatcher.call(upstream, model, trace)
@@ -64,10 +59,17 @@ def _mime(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip() or "application/json"
 
 
+def _begin(request: web.Request) -> tuple[Services, CallTrace]:
+    """Authenticate the client. (The access middleware named the surface from the path:
+    ``gemini``, or ``openai`` under ``/v1beta/openai/``, so errors take that format.)"""
+    services = request.app[SERVICES]
+    trace = request[TRACE]
+    trace.token_name = services.client_auth.authenticate(find_client_credential(request))
+    return services, trace
+
+
 async def handle_native(request: web.Request) -> web.StreamResponse:
     """Every ``/v1`` and ``/v1beta`` path that is not an OpenAI route."""
-    trace = request[TRACE]
-    trace.surface = "gemini"
     raw_path = request.rel_url.raw_path
     match = _MODEL_METHOD.match(raw_path)
     if match is not None:
@@ -76,8 +78,8 @@ async def handle_native(request: web.Request) -> web.StreamResponse:
             raise NotFound(f"method {method!r} is not supported by this proxy")
         if request.method != "POST":
             raise ProxyError(f"{method} takes POST", status=405, code="method_not_allowed")
-        _authenticate(request)
-        body = await read_body(request)
+        services, trace = _begin(request)
+        body = await read_body(request, services)
         upstream = UpstreamRequest(
             "POST",
             f"/{version}/{resource}:{method}",
@@ -86,7 +88,7 @@ async def handle_native(request: web.Request) -> web.StreamResponse:
             body,
             stream=method == "streamGenerateContent",
         )
-        return await _forward(request, upstream, pool_model(resource))
+        return await _forward(request, services, trace, upstream, pool_model(resource))
     match = _MODELS.match(raw_path)
     if match is not None:
         return await handle_models(request)
@@ -97,26 +99,23 @@ async def handle_native(request: web.Request) -> web.StreamResponse:
 
 async def handle_models(request: web.Request) -> web.StreamResponse:
     """``GET /v1beta/models`` and ``GET /v1beta/models/{model}`` in Gemini's format."""
-    trace = request[TRACE]
-    trace.surface = "gemini"
+    request[TRACE].surface = "gemini"  # also reached from the OpenAI paths, for Gemini clients
     if request.method != "GET":
         raise ProxyError("models takes GET", status=405, code="method_not_allowed")
-    _authenticate(request)
+    services, trace = _begin(request)
     upstream = UpstreamRequest(
         "GET",
         request.rel_url.raw_path,
         strip_key_param(request.rel_url.raw_query_string),
         forwarded_headers(request.headers, ("Accept", "User-Agent", "x-goog-api-client")),
     )
-    return await _forward(request, upstream, "")
+    return await _forward(request, services, trace, upstream, "")
 
 
 async def handle_openai_compat(request: web.Request) -> web.StreamResponse:
     """Google's OpenAI-compatible endpoint, passed through as it is (Bearer key upstream)."""
-    trace = request[TRACE]
-    trace.surface = "openai"
-    _authenticate(request)
-    body = await read_body(request) if request.method in ("POST", "PUT", "PATCH") else None
+    services, trace = _begin(request)
+    body = await read_body(request, services) if request.method in ("POST", "PUT", "PATCH") else None
     model, stream = "", False
     if body:
         try:
@@ -135,4 +134,4 @@ async def handle_openai_compat(request: web.Request) -> web.StreamResponse:
         stream=stream,
         bearer_auth=True,
     )
-    return await _forward(request, upstream, model)
+    return await _forward(request, services, trace, upstream, model)

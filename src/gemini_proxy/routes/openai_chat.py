@@ -36,7 +36,7 @@ from gemini_proxy.upstream.media import MediaLimits
 async def handle_chat_completions(request: web.Request) -> web.StreamResponse:
     """One chat completion, whole or streamed."""
     services, trace = begin_openai_request(request)
-    body = await read_json_object(request)
+    body = await read_json_object(request, services)
     record_user(trace, body)
     fetched = await _remote_media(services, body)
     now = services.clock()

@@ -32,14 +32,13 @@ def begin_openai_request(request: web.Request) -> tuple[Services, CallTrace]:
     trace = request[TRACE]
     trace.surface = "openai"
     services = request.app[SERVICES]
-    credential = find_client_credential(request.headers, request.query)
-    trace.token_name = services.client_auth.authenticate(credential)
+    trace.token_name = services.client_auth.authenticate(find_client_credential(request))
     return services, trace
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
+async def read_json_object(request: web.Request, services: Services) -> dict[str, Any]:
     """The request body parsed as a JSON object; 400 naming the problem otherwise."""
-    raw = await read_body(request)
+    raw = await read_body(request, services)
     if not raw.strip():
         raise InvalidRequest("The request body is empty; expected a JSON object.", code="invalid_json")
     try:

@@ -36,7 +36,7 @@ CONCURRENT_BATCHES = 4
 async def handle_embeddings(request: web.Request) -> web.StreamResponse:
     """Embeddings for a string or a list of strings, as floats or base64."""
     services, trace = begin_openai_request(request)
-    body = await read_json_object(request)
+    body = await read_json_object(request, services)
     record_user(trace, body)
     call = embeddings_to_gemini(body, current_translate_options(services))
     trace.model = call.model

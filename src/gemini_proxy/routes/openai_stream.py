@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from gemini_proxy.errors import UpstreamError, UpstreamStreamBroken
+from gemini_proxy.routes.common import TRACE
 from gemini_proxy.services import Services
 from gemini_proxy.translate import (
     SSE_DONE,
@@ -85,7 +86,9 @@ async def relay_chat_stream(
     translator = ChatStreamTranslator(
         call, created=int(now), new_id=services.new_id, signatures=services.signatures, now=now
     )
-    response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    response = web.StreamResponse(
+        status=200, headers={**SSE_HEADERS, "X-Request-ID": request[TRACE].request_id}
+    )
     writer = _ChatStreamWriter(response, translator)
     services.streams.opened()
     ended: BaseException | None = None

@@ -285,4 +285,9 @@ class Dispatcher:
 
 def forwarded_headers(headers: Mapping[str, str], names: Collection[str]) -> dict[str, str]:
     """The subset of a client's request headers that goes upstream."""
-    return {name: headers[name] for name in names if name in headers}
+    forwarded = {}
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
+            forwarded[name] = value
+    return forwarded

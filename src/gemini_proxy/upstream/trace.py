@@ -12,6 +12,7 @@ class CallTrace:
     """Filled in by the route and the dispatch loop while a request is served."""
 
     surface: str = "ops"
+    request_id: str = ""
     model: str | None = None
     token_name: str | None = None
     keys_tried: list[str] = field(default_factory=list)
