@@ -99,10 +99,7 @@ def create_app(
             or settings.upstream.request_timeout_s * settings.pool.max_attempts,
             wait_for_key_s=settings.pool.wait_for_key_s,
             clock=clock,
-            observer=DispatchFanOut(
-                [metrics, activity, timeline] if metrics else [activity, timeline],
-                no_tokens=(activity, timeline),
-            ),
+            observer=DispatchFanOut([metrics, activity, timeline] if metrics else [activity, timeline]),
         )
         services = Services(
             settings=settings,

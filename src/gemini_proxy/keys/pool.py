@@ -83,12 +83,13 @@ class DuplicateKey(ProxyError):
     code = "key_exists"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Lease:
     """The right to make one upstream call with one key for one model.
 
     ``secret`` is the raw key to send upstream; it is left out of ``repr``. ``is_trial``
-    says this call is the single trial of a half-open breaker.
+    says this call is the single trial of a half-open breaker. Treat it as read-only (it
+    is not frozen only because a frozen dataclass costs more to build, once per request).
     """
 
     key_id: str
@@ -159,16 +160,19 @@ class KeyPool:
         if is_trial:
             state.breaker = state.breaker.begin_trial(now)
             self._emit(KeyEventKind.HALF_OPEN, state, model, "trial")
-        window = self._keys.usage(state, model)
+        window = self._keys.usage(state, model) if state.limited else None
         if window is not None:
             window.record(now)
             if self._on_usage is not None:
                 self._on_usage(chosen, model, now, 1, 0)
         state.in_flight += 1
-        self._lease_serial += 1
-        lease = Lease(chosen, state.spec.secret, model, is_trial, self._lease_serial)
-        self._leases[lease.serial] = lease
-        self._changed(state, stats_only=window is None and not is_trial)
+        serial = self._lease_serial = self._lease_serial + 1
+        lease = self._leases[serial] = Lease(chosen, state.spec.secret, model, is_trial, serial)
+        if window is None and not is_trial:  # only counters changed (``_changed``, inlined)
+            self._version += 1
+            self._stats_dirty_keys.add(chosen)
+        else:
+            self._changed(state)
         return lease
 
     def release(self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0) -> None:
@@ -182,7 +186,7 @@ class KeyPool:
         now = self._clock()
         state.count(outcome, now)
         usage_changed = False
-        if tokens > 0:
+        if tokens > 0 and state.limited:
             window = self._keys.usage(state, lease.model)
             if window is not None:
                 usage_changed = True
@@ -195,7 +199,8 @@ class KeyPool:
             state.health = update_health(
                 state.health, self._policy.health, now, success=True, latency_s=latency_s
             )
-            state.rate_limit_streak.pop(lease.model, None)
+            if state.rate_limit_streak:
+                state.rate_limit_streak.pop(lease.model, None)
         elif kind is OutcomeKind.CLIENT_ERROR:
             self._breaker_answered(state, lease)
         elif kind is OutcomeKind.RATE_LIMITED:

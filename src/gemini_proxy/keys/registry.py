@@ -97,6 +97,8 @@ class KeyRegistry:
 
     def usage(self, state: KeyState, model: str) -> UsageWindow | None:
         """The usage window enforcing the key's limits for ``model``; ``None`` if unlimited."""
+        if not state.limited:
+            return None
         if model in state.usage:
             return state.usage[model]
         pool_limits = self._policy.default_limits
@@ -120,14 +122,16 @@ class KeyRegistry:
         breaker = state.breaker
         if breaker.phase is not BreakerPhase.CLOSED and not breaker.allows(now):
             until = breaker.blocked_until(now)
-        cooling = state.cooling_until(model, now)
-        if cooling is not None and cooling > until:
-            until = cooling
-        window = self.usage(state, model)
-        if window is not None:
-            frees = window.frees_at(now)
-            if frees is not None and frees > until:
-                until = frees
+        if state.cooldowns:
+            cooling = state.cooling_until(model, now)
+            if cooling is not None and cooling > until:
+                until = cooling
+        if state.limited:
+            window = self.usage(state, model)
+            if window is not None:
+                frees = window.frees_at(now)
+                if frees is not None and frees > until:
+                    until = frees
         if until > now:
             return (Gate.BLOCKED, until)
         min_health = self._policy.min_health

@@ -36,6 +36,7 @@ class KeyState:
         "key_id",
         "last_error",
         "last_error_at",
+        "limited",
         "limits_by_default",
         "masked",
         "next_probe_at",
@@ -67,6 +68,8 @@ class KeyState:
         self.usage: dict[str, UsageWindow | None] = {}
         # Whether a model named nowhere in the limits still gets a limit from a default.
         self.limits_by_default = not (spec.limits.default.is_empty and pool_limits.default.is_empty)
+        # Whether any model can have a limit on this key (else it never has a usage window).
+        self.limited = self.limits_by_default or bool(spec.limits.models) or bool(pool_limits.models)
         self.requests = 0
         self.failures = 0
         self.outcome_counts: dict[str, int] = dict.fromkeys(OutcomeKind, 0)
@@ -88,10 +91,10 @@ class KeyState:
     def count(self, outcome: Outcome, now: float) -> None:
         """Add one finished request to the counters."""
         self.requests += 1
-        self.outcome_counts[outcome.kind] += 1
-        if outcome.penalises_key:
-            self.failures += 1
-        if outcome.kind is not OutcomeKind.SUCCESS and outcome.kind is not OutcomeKind.CLIENT_ERROR:
+        kind = outcome.kind
+        self.outcome_counts[kind] += 1
+        if kind is not OutcomeKind.SUCCESS and kind is not OutcomeKind.CLIENT_ERROR:
+            self.failures += 1  # every other kind penalises the key
             self.last_error = outcome.reason
             self.last_error_at = now
         self.updated_at = now

@@ -40,6 +40,7 @@ class RecentActivity:
         self._max_models = max_models
         self._errors: dict[str, deque[KeyFailure]] = {}
         self._models: OrderedDict[str, None] = OrderedDict()
+        self._last_model = ""  # the last of ``_models`` ("" while none)
 
     def errors(self, key_id: str) -> list[KeyFailure]:
         """The key's recent errors, newest first."""
@@ -58,6 +59,7 @@ class RecentActivity:
     def _saw_model(self, model: str) -> None:
         if not model:
             return
+        self._last_model = model
         models = self._models
         if model in models:
             models.move_to_end(model)
@@ -68,15 +70,21 @@ class RecentActivity:
 
     # -- DispatchObserver --------------------------------------------------------------
 
-    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
-        self._saw_model(model)
+    def upstream_call(
+        self,
+        key_id: str,
+        model: str,
+        outcome: Outcome,
+        duration_s: float,
+        usage: TokenUsage | None,
+        at: float,
+    ) -> None:
+        if model != self._last_model:  # the most recent model needs no reordering
+            self._saw_model(model)
         if outcome.kind in _NOT_ERRORS:
             return
         self.record(
-            key_id,
-            KeyFailure(
-                self._clock(), "request", outcome.kind.value, outcome.reason, model or None, duration_s
-            ),
+            key_id, KeyFailure(at, "request", outcome.kind.value, outcome.reason, model or None, duration_s)
         )
 
     def retry(self, reason: str) -> None:
@@ -84,9 +92,6 @@ class RecentActivity:
 
     def refused(self, model: str, status: int) -> None:
         self._saw_model(model)
-
-    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
-        return None
 
     # -- key events --------------------------------------------------------------------
 

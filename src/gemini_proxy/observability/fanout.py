@@ -11,19 +11,22 @@ from gemini_proxy.upstream.usage import TokenUsage
 
 
 class DispatchFanOut:
-    """A ``DispatchObserver`` calling each of ``observers`` in order.
+    """A ``DispatchObserver`` calling each of ``observers`` in order."""
 
-    ``tokens`` is called on every successful request; observers listed in ``no_tokens``
-    ignore it, so they are left out of that call.
-    """
-
-    def __init__(self, observers: Sequence[DispatchObserver], *, no_tokens: Sequence[object] = ()) -> None:
+    def __init__(self, observers: Sequence[DispatchObserver]) -> None:
         self._observers = tuple(observers)
-        self._token_observers = tuple(o for o in observers if o not in no_tokens)
 
-    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
+    def upstream_call(
+        self,
+        key_id: str,
+        model: str,
+        outcome: Outcome,
+        duration_s: float,
+        usage: TokenUsage | None,
+        at: float,
+    ) -> None:
         for observer in self._observers:
-            observer.upstream_call(key_id, model, outcome, duration_s)
+            observer.upstream_call(key_id, model, outcome, duration_s, usage, at)
 
     def retry(self, reason: str) -> None:
         for observer in self._observers:
@@ -32,10 +35,6 @@ class DispatchFanOut:
     def refused(self, model: str, status: int) -> None:
         for observer in self._observers:
             observer.refused(model, status)
-
-    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
-        for observer in self._token_observers:
-            observer.tokens(key_id, model, usage)
 
 
 def key_event_fanout(listeners: Sequence[Callable[[KeyEvent], None]]) -> Callable[[KeyEvent], None]:

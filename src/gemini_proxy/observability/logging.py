@@ -51,6 +51,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._exact: set[str] = set()
         self._prefixes: set[str] = set()
+        self._prefix_search: Callable[[str], object] | None = None
         self._irregular: list[str] = []
         self.update(secrets)
 
@@ -66,9 +67,13 @@ class Redactor:
             else:
                 escaped = orjson.dumps(secret).decode()[1:-1]
                 self._irregular.extend({secret, escaped})
+        if self._prefixes:
+            pattern = "|".join(re.escape(prefix) for prefix in sorted(self._prefixes))
+            self._prefix_search = re.compile(pattern).search
 
     def redact(self, text: str) -> str:
-        if self._exact and self._may_hold_exact(text):
+        prefix_search = self._prefix_search
+        if prefix_search is not None and prefix_search(text) and self._may_hold_exact(text):
             text = _TOKEN.sub(self._mask_known, text)
         for secret in self._irregular:
             if secret in text:
@@ -78,10 +83,8 @@ class Redactor:
         return text
 
     def _may_hold_exact(self, text: str) -> bool:
-        # Cheap filter first: a few substring searches for the secrets' first characters
-        # rule out most text; only then one tokenizing scan.
-        if not any(prefix in text for prefix in self._prefixes):
-            return False
+        # Called once a cheap filter (one search for any secret's first characters) found
+        # a candidate: one tokenizing scan.
         return not self._exact.isdisjoint(_TOKEN.findall(text))
 
     def _mask_known(self, match: re.Match[str]) -> str:
@@ -120,11 +123,13 @@ class _Timestamper:
     """Adds ``level`` and an ISO-8601 UTC ``timestamp`` with milliseconds (the second-level
     prefix is cached): one processor instead of two on every event."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_last", "_millisecond", "_prefix", "_second")
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._millisecond = -1
+        self._last = ""
 
     def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
         event["level"] = method
@@ -133,12 +138,16 @@ class _Timestamper:
 
     def now(self) -> str:
         """The current time as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-        now = time.time()
-        second = int(now)
+        millisecond = int(time.time() * 1000)
+        if millisecond == self._millisecond:  # a busy proxy logs several lines a millisecond
+            return self._last
+        second = millisecond // 1000
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        self._millisecond = millisecond
+        self._last = f"{self._prefix}.{millisecond - second * 1000:03d}Z"
+        return self._last
 
 
 class LineWriter:

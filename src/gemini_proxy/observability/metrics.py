@@ -22,7 +22,17 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from gemini_proxy.keys.events import KeyEvent
 from gemini_proxy.keys.outcome import Outcome
 from gemini_proxy.keys.pool import KeyPool
-from gemini_proxy.observability.hot_metrics import FastCollector, FastCounter, FastHistogram
+from gemini_proxy.observability.hot_metrics import (
+    CALLS,
+    CANDIDATES,
+    PROMPT,
+    SECONDS,
+    THOUGHTS,
+    CallTable,
+    FastCollector,
+    FastCounter,
+    FastHistogram,
+)
 from gemini_proxy.observability.pool_collector import PoolCollector
 from gemini_proxy.store.base import StateStore
 from gemini_proxy.upstream.usage import TokenUsage
@@ -41,13 +51,13 @@ class LabelCap:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._seen: set[str] = set()
+        self.seen: set[str] = set()  # hot paths test ``value in cap.seen`` before calling
 
     def __call__(self, value: str) -> str:
-        if value in self._seen:
+        if value in self.seen:
             return value
-        if len(self._seen) < self._limit:
-            self._seen.add(value)
+        if len(self.seen) < self._limit:
+            self.seen.add(value)
             return value
         return OTHER
 
@@ -97,26 +107,22 @@ class Metrics:
         self._model = LabelCap(MAX_MODEL_LABELS)
         self._reason = LabelCap(MAX_REASON_LABELS)
 
-        self._requests = FastCounter(
-            f"{PREFIX}_requests",
-            "Client requests, by surface, model and status.",
-            ["surface", "model", "status"],
-        )
+        # requests_total is the count of the duration histogram's observations
         self._request_seconds = FastHistogram(
             f"{PREFIX}_request_duration_seconds",
             "Client request duration (to the end of a stream), by surface, model and status.",
             ["surface", "model", "status"],
             DURATION_BUCKETS,
+            counter=(f"{PREFIX}_requests", "Client requests, by surface, model and status."),
         )
-        self._upstream_calls = FastCounter(
-            f"{PREFIX}_upstream_calls",
-            "Upstream calls, by key id, model and outcome.",
+        self._upstream = CallTable(
             ["key_id", "model", "outcome"],
-        )
-        self._upstream_seconds = FastCounter(
-            f"{PREFIX}_upstream_call_seconds",
-            "Time spent in upstream calls, by key id, model and outcome.",
-            ["key_id", "model", "outcome"],
+            calls=(f"{PREFIX}_upstream_calls", "Upstream calls, by key id, model and outcome."),
+            seconds=(
+                f"{PREFIX}_upstream_call_seconds",
+                "Time spent in upstream calls, by key id, model and outcome.",
+            ),
+            tokens=(f"{PREFIX}_tokens", "Tokens reported by the upstream, by key id, model and kind."),
         )
         self._upstream_duration = FastHistogram(
             f"{PREFIX}_upstream_call_duration_seconds",
@@ -127,22 +133,7 @@ class Metrics:
         self._retries = FastCounter(
             f"{PREFIX}_retries", "Attempts retried on another key, by reason.", ["reason"]
         )
-        self._tokens = FastCounter(
-            f"{PREFIX}_tokens",
-            "Tokens reported by the upstream, by key id, model and kind.",
-            ["key_id", "model", "kind"],
-        )
-        hot = FastCollector(
-            [
-                self._requests,
-                self._request_seconds,
-                self._upstream_calls,
-                self._upstream_seconds,
-                self._upstream_duration,
-                self._retries,
-                self._tokens,
-            ]
-        )
+        hot = FastCollector([self._request_seconds, self._upstream, self._upstream_duration, self._retries])
         self.registry.register(hot)
         self._rendered.register(hot)
         self._refused = self._add(
@@ -199,8 +190,9 @@ class Metrics:
         status_label = self._status_labels.get(status)
         if status_label is None:
             status_label = self._status_labels[status] = str(status)
-        labels = (surface, self._model(model or ""), status_label)
-        self._requests.inc(labels)
+        model = model or ""
+        cap = self._model
+        labels = (surface, model if model in cap.seen else cap(model), status_label)
         self._request_seconds.observe(labels, duration_s)
 
     def streams_changed(self, active: int) -> None:
@@ -209,12 +201,25 @@ class Metrics:
 
     # -- DispatchObserver --------------------------------------------------------------
 
-    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
-        model_label = self._model(model)
+    def upstream_call(
+        self,
+        key_id: str,
+        model: str,
+        outcome: Outcome,
+        duration_s: float,
+        usage: TokenUsage | None,
+        at: float,
+    ) -> None:
+        cap = self._model
+        model_label = model if model in cap.seen else cap(model)
         kind = outcome.kind.value
-        labels = (key_id, model_label, kind)
-        self._upstream_calls.inc(labels)
-        self._upstream_seconds.inc(labels, duration_s)
+        row = self._upstream.row((key_id, model_label, kind))
+        row[CALLS] += 1
+        row[SECONDS] += duration_s
+        if usage is not None:
+            row[PROMPT] += usage.prompt
+            row[CANDIDATES] += usage.candidates
+            row[THOUGHTS] += usage.thoughts
         self._upstream_duration.observe((model_label, kind), duration_s)
 
     def retry(self, reason: str) -> None:
@@ -222,15 +227,6 @@ class Metrics:
 
     def refused(self, model: str, status: int) -> None:
         self._refused.labels(self._model(model), str(status)).inc()
-
-    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
-        model_label = self._model(model)
-        if usage.prompt > 0:
-            self._tokens.inc((key_id, model_label, "prompt"), usage.prompt)
-        if usage.candidates > 0:
-            self._tokens.inc((key_id, model_label, "candidates"), usage.candidates)
-        if usage.thoughts > 0:
-            self._tokens.inc((key_id, model_label, "thoughts"), usage.thoughts)
 
     # -- state changes -----------------------------------------------------------------
 

@@ -40,13 +40,6 @@ class MinuteCounts:
     errors: int = 0
     rate_limited: int = 0
 
-    def add(self, kind: OutcomeKind) -> None:
-        self.requests += 1
-        if kind is OutcomeKind.RATE_LIMITED:
-            self.rate_limited += 1
-        elif kind in _ERRORS:
-            self.errors += 1
-
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
@@ -79,7 +72,14 @@ class Series:
         minutes = self._minutes
         if not minutes or minutes[-1].minute != minute:
             minutes.append(MinuteCounts(minute))
-        minutes[-1].add(kind)
+        counts = minutes[-1]
+        counts.requests += 1
+        if kind is OutcomeKind.SUCCESS:
+            return
+        if kind is OutcomeKind.RATE_LIMITED:
+            counts.rate_limited += 1
+        elif kind in _ERRORS:
+            counts.errors += 1
 
     @property
     def last_minute(self) -> int | None:
@@ -146,8 +146,16 @@ class RequestTimeline:
 
     # -- DispatchObserver --------------------------------------------------------------
 
-    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
-        minute = int(self._clock() // BUCKET_S)
+    def upstream_call(
+        self,
+        key_id: str,
+        model: str,
+        outcome: Outcome,
+        duration_s: float,
+        usage: TokenUsage | None,
+        at: float,
+    ) -> None:
+        minute = int(at // BUCKET_S)
         if minute != self._pruned_minute:
             self._prune(minute)
         kind = outcome.kind
@@ -161,9 +169,6 @@ class RequestTimeline:
         return None
 
     def refused(self, model: str, status: int) -> None:
-        return None
-
-    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
         return None
 
 

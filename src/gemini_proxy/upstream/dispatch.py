@@ -29,25 +29,40 @@ _TAIL_BYTES = 64 * 1024
 class DispatchObserver(Protocol):
     """Metrics hooks of the dispatch loop."""
 
-    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None: ...
+    def upstream_call(
+        self,
+        key_id: str,
+        model: str,
+        outcome: Outcome,
+        duration_s: float,
+        usage: TokenUsage | None,
+        at: float,
+    ) -> None:
+        """One attempt finished at ``at`` (the dispatcher's clock); ``usage`` is what the
+        upstream reported for a successful call, if anything."""
+
     def retry(self, reason: str) -> None: ...
     def refused(self, model: str, status: int) -> None: ...
-    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None: ...
 
 
 class NullObserver:
     """Observes nothing (metrics disabled, unit tests)."""
 
-    def upstream_call(self, key_id: str, model: str, outcome: Outcome, duration_s: float) -> None:
+    def upstream_call(
+        self,
+        key_id: str,
+        model: str,
+        outcome: Outcome,
+        duration_s: float,
+        usage: TokenUsage | None,
+        at: float,
+    ) -> None:
         return None
 
     def retry(self, reason: str) -> None:
         return None
 
     def refused(self, model: str, status: int) -> None:
-        return None
-
-    def tokens(self, key_id: str, model: str, usage: TokenUsage) -> None:
         return None
 
 
@@ -156,11 +171,11 @@ class Dispatcher:
         trace: CallTrace,
     ) -> None:
         """Report one finished attempt to the pool and the observer."""
-        duration = max(0.0, self._clock() - started)
+        now = self._clock()
+        duration = now - started if now > started else 0.0
         self._pool.release(lease, outcome, latency_s=duration, tokens=usage.prompt if usage else 0)
-        self._observer.upstream_call(lease.key_id, model, outcome, duration)
+        self._observer.upstream_call(lease.key_id, model, outcome, duration, usage, now)
         if usage is not None:
-            self._observer.tokens(lease.key_id, model, usage)
             trace.usage = usage
         trace.outcome = outcome.reason
 
@@ -168,19 +183,26 @@ class Dispatcher:
         self._pool.cancel(lease)
 
     async def _acquire(self, model: str, tried: Collection[str], deadline: float) -> Lease:
+        try:
+            return self._pool.acquire(model, exclude=tried)
+        except NoKeyAvailable as exc:
+            if exc.all_disabled:
+                raise
+            waited = exc
         wait_until = min(deadline, self._clock() + self._wait_for_key_s)
-        exclude = tried
         while True:
+            remaining = wait_until - self._clock()
+            if remaining <= 0:
+                raise waited
+            delay = waited.retry_after_s if waited.retry_after_s is not None else remaining
+            await asyncio.sleep(max(0.01, min(delay, remaining, 1.0)))
+            # After waiting, a key that has recovered may serve, even one tried before.
             try:
-                return self._pool.acquire(model, exclude=exclude)
+                return self._pool.acquire(model)
             except NoKeyAvailable as exc:
-                remaining = wait_until - self._clock()
-                if exc.all_disabled or remaining <= 0:
+                if exc.all_disabled:
                     raise
-                delay = exc.retry_after_s if exc.retry_after_s is not None else remaining
-                await asyncio.sleep(max(0.01, min(delay, remaining, 1.0)))
-                # After waiting, a key that has recovered may serve, even one tried before.
-                exclude = ()
+                waited = exc
 
     async def call(
         self, request: UpstreamRequest, model: str, trace: CallTrace

@@ -17,9 +17,10 @@ class Clock:
         return self.now
 
 
-def _call(timeline: RequestTimeline, key_id: str, kind: OutcomeKind, n: int = 1) -> None:
+def _call(timeline: RequestTimeline, clock: Clock, key_id: str, kind: OutcomeKind, n: int = 1) -> None:
+    """``n`` calls ending now on ``clock`` (the dispatcher passes its time of each call)."""
     for _ in range(n):
-        timeline.upstream_call(key_id, "gemini-2.5-flash", Outcome(kind, "x"), 0.01)
+        timeline.upstream_call(key_id, "gemini-2.5-flash", Outcome(kind, "x"), 0.01, None, clock())
 
 
 class TestWindow:
@@ -73,10 +74,10 @@ class TestRequestTimeline:
         """Each call counts in the pool's series and in its key's; other keys stay at zero."""
         clock = Clock(START)
         timeline = RequestTimeline(clock=clock)
-        _call(timeline, "aaaaaaaaaaaa", OutcomeKind.SUCCESS, 3)
-        _call(timeline, "bbbbbbbbbbbb", OutcomeKind.RATE_LIMITED)
+        _call(timeline, clock, "aaaaaaaaaaaa", OutcomeKind.SUCCESS, 3)
+        _call(timeline, clock, "bbbbbbbbbbbb", OutcomeKind.RATE_LIMITED)
         clock.now += BUCKET_S
-        _call(timeline, "aaaaaaaaaaaa", OutcomeKind.TRANSIENT)
+        _call(timeline, clock, "aaaaaaaaaaaa", OutcomeKind.TRANSIENT)
         pool = timeline.pool_window()
         assert [(b.requests, b.errors, b.rate_limited) for b in pool.buckets[-2:]] == [(4, 0, 1), (1, 1, 0)]
         key_a = timeline.key_window("aaaaaaaaaaaa")
@@ -87,7 +88,7 @@ class TestRequestTimeline:
         """Calls older than the window are gone from the pool's and the key's buckets."""
         clock = Clock(START)
         timeline = RequestTimeline(clock=clock)
-        _call(timeline, "aaaaaaaaaaaa", OutcomeKind.SUCCESS, 5)
+        _call(timeline, clock, "aaaaaaaaaaaa", OutcomeKind.SUCCESS, 5)
         clock.now += WINDOW_MINUTES * BUCKET_S
         assert sum(b.requests for b in timeline.pool_window().buckets) == 0
         assert sum(b.requests for b in timeline.key_window("aaaaaaaaaaaa").buckets) == 0
@@ -96,10 +97,10 @@ class TestRequestTimeline:
         """A key without calls for the whole window no longer holds memory; a busy key stays."""
         clock = Clock(START)
         timeline = RequestTimeline(clock=clock)
-        _call(timeline, "aaaaaaaaaaaa", OutcomeKind.SUCCESS)
-        _call(timeline, "bbbbbbbbbbbb", OutcomeKind.SUCCESS)
+        _call(timeline, clock, "aaaaaaaaaaaa", OutcomeKind.SUCCESS)
+        _call(timeline, clock, "bbbbbbbbbbbb", OutcomeKind.SUCCESS)
         for _ in range(WINDOW_MINUTES + 1):
             clock.now += BUCKET_S
-            _call(timeline, "bbbbbbbbbbbb", OutcomeKind.SUCCESS)
+            _call(timeline, clock, "bbbbbbbbbbbb", OutcomeKind.SUCCESS)
         assert timeline.tracked_keys() == 1
         assert timeline.key_window("bbbbbbbbbbbb").buckets[-1].requests == 1
