@@ -59,7 +59,7 @@ class ClientAuthenticator:
             raise Unauthorized(
                 "missing client token: send it as x-goog-api-key, ?key= or Authorization: Bearer"
             )
-        presented = _bytes(credential)
+        presented = credential.encode("utf-8", "surrogateescape")  # as ``_bytes``
         matched: str | None = None
         for name, token in self._tokens:
             if hmac.compare_digest(presented, token) and matched is None:

@@ -89,7 +89,7 @@ def update_health(
     state: HealthState, policy: HealthPolicy, now: float, *, success: bool, latency_s: float | None = None
 ) -> HealthState:
     """Fold one outcome (and, for a success, its latency) into the health state."""
-    level = state.outcome_level(policy, now)
+    level = 1.0 if state.outcome_ewma >= 1.0 else state.outcome_level(policy, now)
     level += policy.alpha * ((1.0 if success else 0.0) - level)
     latency = state.latency_ewma_s
     if success and latency_s is not None and latency_s >= 0:

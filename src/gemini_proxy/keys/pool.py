@@ -180,9 +180,12 @@ class KeyPool:
 
         A lease is released once; later calls with it, or leases of removed keys, are ignored.
         """
-        state = self._end_lease(lease)
+        if self._leases.pop(lease.serial, None) is None:  # ``_end_lease``, inlined
+            return
+        state = self._keys.get(lease.key_id)
         if state is None:
             return
+        state.in_flight -= 1
         now = self._clock()
         state.count(outcome, now)
         usage_changed = False
@@ -195,7 +198,9 @@ class KeyPool:
                     self._on_usage(lease.key_id, lease.model, now, 0, tokens)
         kind = outcome.kind
         if kind is OutcomeKind.SUCCESS:
-            self._breaker_answered(state, lease)
+            breaker = state.breaker
+            if breaker.phase is not BreakerPhase.CLOSED or breaker.consecutive_failures or breaker.level:
+                self._breaker_answered(state, lease)  # (a clean closed breaker stays as it is)
             state.health = update_health(
                 state.health, self._policy.health, now, success=True, latency_s=latency_s
             )

@@ -208,7 +208,8 @@ class Scheduler:
     def _select(
         self, queue: _ModelQueue, now: float, exclude: Collection[str], *, commit: bool
     ) -> str | None:
-        self._promote(queue, now)
+        if queue.blocked or queue.fallback:
+            self._promote(queue, now)
         ready = queue.ready
         ready.begin_pick(now)
         try:

@@ -212,7 +212,7 @@ class Metrics:
     ) -> None:
         cap = self._model
         model_label = model if model in cap.seen else cap(model)
-        kind = outcome.kind.value
+        kind: str = outcome.kind  # a StrEnum: the member is its label value
         row = self._upstream.row((key_id, model_label, kind))
         row[CALLS] += 1
         row[SECONDS] += duration_s

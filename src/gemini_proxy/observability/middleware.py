@@ -67,6 +67,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     )
     trace = CallTrace(surface=_surface_for_path(request.path), request_id=request_id)
     request[TRACE] = trace
+    services = request.app.get(SERVICES)  # None only before the lifespan built them
     started = time.perf_counter()
     status = 500
     error_code: str | None = None
@@ -92,7 +93,6 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException:
         raise
     except Exception as exc:
-        services = request.app.get(SERVICES)
         if services is not None:
             services.log.error("request_failed", error=exc, path=request.path)
         response = _error_response(trace.surface, ProxyError("internal error"))
@@ -101,7 +101,6 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         return response
     finally:
         CURRENT_REQUEST_ID.reset(token)
-        services = request.app.get(SERVICES)
         if services is not None:
             duration_s = time.perf_counter() - started
             if services.metrics is not None:
@@ -120,7 +119,7 @@ def _access_fields(
         "route": request.path,
         "surface": trace.surface,
         "status": status,
-        "duration_ms": round(duration_s * 1000, 3),
+        "duration_ms": int(duration_s * 1_000_000) / 1000,  # to the microsecond
         "attempts": len(trace.keys_tried),
     }
     if trace.model is not None:

@@ -55,8 +55,16 @@ async def _forward(
     return web.Response(status=reply.status, body=body, content_type=_mime(reply.content_type))
 
 
+_MIMES: dict[str, str] = {}  # upstream Content-Type -> its media type (a handful of values)
+
+
 def _mime(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip() or "application/json"
+    mime = _MIMES.get(content_type)
+    if mime is None:
+        mime = content_type.split(";", 1)[0].strip() or "application/json"
+        if len(_MIMES) < 64:
+            _MIMES[content_type] = mime
+    return mime
 
 
 def _begin(request: web.Request) -> tuple[Services, CallTrace]:

@@ -48,28 +48,25 @@ def _map_error(exc: BaseException) -> UpstreamError:
 class UpstreamResponse:
     """An open upstream response; read it whole or chunk by chunk, then close it."""
 
-    __slots__ = ("_response",)
+    __slots__ = ("_response", "content_type", "status")
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
-
-    @property
-    def status(self) -> int:
-        return self._response.status
+        self.status: int = response.status
+        self.content_type: str = response.headers.get("Content-Type", "application/json")
 
     @property
     def headers(self) -> Mapping[str, str]:
         return self._response.headers
 
-    @property
-    def content_type(self) -> str:
-        return self._response.headers.get("Content-Type", "application/json")
-
     async def read(self) -> bytes:
+        """The whole body; the connection then goes back to the keep-alive pool."""
         try:
-            return await self._response.read()
+            body = await self._response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _map_error(exc) from exc
+        self._response.release()
+        return body
 
     async def next_chunk(self) -> bytes:
         """The next piece of the body as it arrives; b"" at its end."""
@@ -139,9 +136,12 @@ class UpstreamClient:
         if request.query:
             url = f"{url}?{request.query}"
         timeout = self._stream_timeout if request.stream else self._timeout
+        session = self._session
+        if session is None:
+            raise RuntimeError("UpstreamClient.start() was not awaited")
         try:
             if request.body is None:
-                response = await self.session.request(
+                response = await session.request(
                     request.method,
                     URL(url, encoded=True),
                     headers=headers,
@@ -150,7 +150,7 @@ class UpstreamClient:
                     skip_auto_headers=_NO_CONTENT_TYPE,
                 )
             else:
-                response = await self.session.request(
+                response = await session.request(
                     request.method,
                     URL(url, encoded=True),
                     data=request.body,
@@ -170,4 +170,4 @@ class UpstreamClient:
         try:
             return response.status, await response.read()
         finally:
-            response.release()
+            response.close()  # after a whole read, a no-op: the connection is back in the pool

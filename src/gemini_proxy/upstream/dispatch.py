@@ -182,19 +182,17 @@ class Dispatcher:
     def abandon(self, lease: Lease) -> None:
         self._pool.cancel(lease)
 
-    async def _acquire(self, model: str, tried: Collection[str], deadline: float) -> Lease:
-        try:
-            return self._pool.acquire(model, exclude=tried)
-        except NoKeyAvailable as exc:
-            if exc.all_disabled:
-                raise
-            waited = exc
+    async def _wait_for_key(self, model: str, busy: NoKeyAvailable, deadline: float) -> Lease:
+        """A lease once some key recovers, within ``wait_for_key_s`` and the deadline;
+        raises ``NoKeyAvailable`` otherwise (at once when every key is disabled)."""
+        if busy.all_disabled:
+            raise busy
         wait_until = min(deadline, self._clock() + self._wait_for_key_s)
         while True:
             remaining = wait_until - self._clock()
             if remaining <= 0:
-                raise waited
-            delay = waited.retry_after_s if waited.retry_after_s is not None else remaining
+                raise busy
+            delay = busy.retry_after_s if busy.retry_after_s is not None else remaining
             await asyncio.sleep(max(0.01, min(delay, remaining, 1.0)))
             # After waiting, a key that has recovered may serve, even one tried before.
             try:
@@ -202,7 +200,7 @@ class Dispatcher:
             except NoKeyAvailable as exc:
                 if exc.all_disabled:
                     raise
-                waited = exc
+                busy = exc
 
     async def call(
         self, request: UpstreamRequest, model: str, trace: CallTrace
@@ -220,7 +218,10 @@ class Dispatcher:
         transient_failures = 0
         for attempt in range(self._max_keys):
             try:
-                lease = await self._acquire(model, tried, deadline)
+                try:
+                    lease = self._pool.acquire(model, exclude=tried)
+                except NoKeyAvailable as busy:
+                    lease = await self._wait_for_key(model, busy, deadline)
             except NoKeyAvailable as exc:
                 if last_outcome is None:
                     self._observer.refused(model, exc.status)
@@ -245,13 +246,11 @@ class Dispatcher:
                         last = None
                     else:
                         body = await response.read()
-                        response.release()
                         usage = usage_from_body(body)
                         self.settle(lease, model, SUCCESS, started, usage, trace)
                         return UpstreamReply(response.status, response.content_type, body, SUCCESS)
                 else:
                     body = await response.read()
-                    response.release()
                     outcome = classify_upstream_response(response.status, response.headers, body)
                     last = UpstreamReply(response.status, response.content_type, body, outcome)
             except UpstreamError as exc:
