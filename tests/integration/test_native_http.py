@@ -65,6 +65,26 @@ class TestPassthrough:
         assert status == 200
         assert fake.state.recorded[-1].body == BODY
 
+    async def test_headers_sent_upstream(self, proxy: RunningProxy, fake: RunningFake) -> None:
+        """The pool key goes as x-goog-api-key, bodies are asked for unencoded whatever the
+        client accepts, the client's own headers of note pass, its credentials do not."""
+        status, _ = await _post(
+            f"{proxy.url}{GENERATE}",
+            headers={
+                "x-goog-api-key": CLIENT_TOKEN,
+                "Accept-Encoding": "gzip, br",
+                "User-Agent": "probe-agent/1.0",
+                "x-goog-api-client": "genai-py/9.9",
+                "Cookie": "session=private",
+            },
+        )
+        assert status == 200
+        sent = {name.lower(): value for name, value in fake.state.recorded[-1].headers.items()}
+        assert sent["x-goog-api-key"] in KEYS
+        assert sent["accept-encoding"] == "identity"
+        assert (sent["user-agent"], sent["x-goog-api-client"]) == ("probe-agent/1.0", "genai-py/9.9")
+        assert "cookie" not in sent and CLIENT_TOKEN not in str(sent)
+
     async def test_colon_sent_as_percent_3a(self, proxy: RunningProxy) -> None:
         """A model method with the colon encoded as %3A is routed like ':'."""
         url = f"{proxy.url}/v1beta/models/gemini-2.5-flash%3AgenerateContent"

@@ -22,10 +22,17 @@ from gemini_proxy.translate.fields import (
 from gemini_proxy.translate.schema import clean_schema, schema_has_properties
 
 MAX_STOP_SEQUENCES = 5
+# Fields this module never reads: a body with none but these has no generation config.
+# (Listing what is not read, rather than what is, keeps any new field on the full path.)
+_NOT_GENERATION_FIELDS = frozenset(
+    {"model", "messages", "stream", "stream_options", "user", "tools", "tool_choice", "reasoning_effort"}
+)
 
 
 def generation_config(body: dict[str, Any]) -> dict[str, Any]:
     """The ``generationConfig`` for an OpenAI request body, without ``thinkingConfig``."""
+    if body.keys() <= _NOT_GENERATION_FIELDS:
+        return {}
     config: dict[str, Any] = {}
     temperature = optional_number(body, "temperature", minimum=0, maximum=2)
     if temperature is not None:

@@ -30,6 +30,8 @@ ModelFamily = Literal["gemini-3", "gemini-2.5", "other"]
 def strip_model_prefixes(name: str) -> str:
     """``name`` without ``models/`` and provider prefixes (``gemini/``, ``google/``...)."""
     name = name.strip()
+    if "/" not in name:  # every prefix ends with a slash
+        return name
     changed = True
     while changed:
         changed = False

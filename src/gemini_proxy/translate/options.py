@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import base64
 import random
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -14,15 +14,17 @@ from gemini_proxy.translate.thinking import ThinkingTable
 # Returns a fresh random token for a completion or tool call id; injected so tests are deterministic.
 IdSource = Callable[[], str]
 
-_ID_ALPHABET = string.ascii_letters + string.digits
 ID_LENGTH = 24
+# Base64 of 18 random bytes is 24 characters; its two non-alphanumeric ones become letters.
+_ID_BYTES = ID_LENGTH * 3 // 4
+_ALPHANUMERIC = str.maketrans("+/", "xz")
 
 
 def random_id_source(rng: random.Random) -> IdSource:
     """An ``IdSource`` of 24 random letters and digits drawn from ``rng`` (OpenAI's id style)."""
 
     def new_id() -> str:
-        return "".join(rng.choices(_ID_ALPHABET, k=ID_LENGTH))
+        return base64.b64encode(rng.randbytes(_ID_BYTES)).decode().translate(_ALPHANUMERIC)
 
     return new_id
 

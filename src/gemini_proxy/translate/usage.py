@@ -14,16 +14,18 @@ from typing import Any
 def usage_to_openai(usage_metadata: dict[str, Any] | None) -> dict[str, Any]:
     """The OpenAI ``usage`` object for a (possibly absent) ``usageMetadata``."""
     usage = usage_metadata if isinstance(usage_metadata, dict) else {}
-    prompt = _count(usage, "promptTokenCount") + _count(usage, "toolUsePromptTokenCount")
-    thoughts = _count(usage, "thoughtsTokenCount")
-    completion = _count(usage, "candidatesTokenCount") + thoughts
-    total = _count(usage, "totalTokenCount") or prompt + completion
+    # (``type(v) is int``: a JSON boolean is not a count)
+    prompt, tool_prompt, thoughts, candidates, total, cached = [
+        v if type(v) is int and v > 0 else 0 for v in map(usage.get, _COUNTS)
+    ]
+    prompt += tool_prompt
+    completion = candidates + thoughts
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": total,
+        "total_tokens": total or prompt + completion,
         "prompt_tokens_details": {
-            "cached_tokens": _count(usage, "cachedContentTokenCount"),
+            "cached_tokens": cached,
             "audio_tokens": _audio_tokens(usage.get("promptTokensDetails")),
         },
         "completion_tokens_details": {
@@ -35,16 +37,26 @@ def usage_to_openai(usage_metadata: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _count(usage: dict[str, Any], key: str) -> int:
-    value = usage.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+_COUNTS = (
+    "promptTokenCount",
+    "toolUsePromptTokenCount",
+    "thoughtsTokenCount",
+    "candidatesTokenCount",
+    "totalTokenCount",
+    "cachedContentTokenCount",
+)
+
+
+def _count(value: Any) -> int:
+    # ``type(...) is int``: a JSON boolean is not a count
+    return value if type(value) is int and value > 0 else 0
 
 
 def _audio_tokens(details: Any) -> int:
     if not isinstance(details, list):
         return 0
     return sum(
-        _count(entry, "tokenCount")
+        _count(entry.get("tokenCount"))
         for entry in details
         if isinstance(entry, dict) and entry.get("modality") == "AUDIO"
     )

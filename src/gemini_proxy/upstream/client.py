@@ -111,6 +111,8 @@ class UpstreamClient:
             connector=connector,
             timeout=self._timeout,
             auto_decompress=False,
+            # bodies are relayed as they come: ask for them unencoded
+            headers={"Accept-Encoding": "identity"},
         )
 
     async def close(self) -> None:
@@ -126,8 +128,7 @@ class UpstreamClient:
 
     async def send(self, request: UpstreamRequest, secret: str) -> UpstreamResponse:
         """Send ``request`` with the pool key ``secret``; returns once headers arrived."""
-        headers = dict(request.headers)
-        headers["Accept-Encoding"] = "identity"
+        headers = dict(request.headers)  # Accept-Encoding: identity is a session default
         if request.bearer_auth:
             headers["Authorization"] = f"Bearer {secret}"
         else:
