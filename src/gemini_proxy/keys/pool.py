@@ -140,13 +140,15 @@ class KeyPool:
 
     # -- the request cycle -----------------------------------------------------------
 
-    def acquire(self, model: str, *, exclude: Collection[str] = ()) -> Lease:
+    def acquire(self, model: str, *, exclude: Collection[str] = (), now: float | None = None) -> Lease:
         """A lease on the best key for ``model`` now, never one of ``exclude`` (ids already tried).
 
-        Raises ``NoKeyAvailable`` with ``retry_after_s`` set to the earliest recovery
-        (seconds from now) and ``all_disabled`` when every key of the pool is disabled.
+        ``now``: the caller's fresh reading of the pool's clock, if it has one. Raises
+        ``NoKeyAvailable`` with ``retry_after_s`` set to the earliest recovery (seconds
+        from now) and ``all_disabled`` when every key of the pool is disabled.
         """
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         chosen = self._scheduler.pick(model, now, exclude)
         if chosen is None:
             recovery = self._scheduler.earliest_recovery(model, now, exclude)
@@ -175,10 +177,13 @@ class KeyPool:
             self._changed(state)
         return lease
 
-    def release(self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0) -> None:
+    def release(
+        self, lease: Lease, outcome: Outcome, *, latency_s: float, tokens: int = 0, now: float | None = None
+    ) -> None:
         """Apply a finished call's outcome (and its input tokens) to the lease's key.
 
         A lease is released once; later calls with it, or leases of removed keys, are ignored.
+        ``now``: as for ``acquire``.
         """
         if self._leases.pop(lease.serial, None) is None:  # ``_end_lease``, inlined
             return
@@ -186,7 +191,8 @@ class KeyPool:
         if state is None:
             return
         state.in_flight -= 1
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         state.count(outcome, now)
         usage_changed = False
         if tokens > 0 and state.limited:
@@ -219,7 +225,11 @@ class KeyPool:
             self._breaker_failed(state, lease, outcome.reason, now)
         # A plain answer changes only counters and health (and state changes it causes,
         # such as a breaker closing, mark the key through their event).
-        self._changed(state, stats_only=not usage_changed and kind in _ANSWERED)
+        if not usage_changed and kind in _ANSWERED:  # ``_changed(state, stats_only=True)``, inlined
+            self._version += 1
+            self._stats_dirty_keys.add(state.key_id)
+        else:
+            self._changed(state)
         self._scheduler.wake(state.key_id)
 
     def cancel(self, lease: Lease) -> None:

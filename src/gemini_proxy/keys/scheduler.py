@@ -163,7 +163,12 @@ class Scheduler:
 
     def pick(self, model: str, now: float, exclude: Collection[str] = ()) -> str | None:
         """The key to use for ``model`` now, skipping ``exclude``; ``None`` if none can serve."""
-        return self._select(self._queue(model), now, exclude, commit=True)
+        queue = self._queues.get(model)
+        if queue is None:
+            queue = self._queue(model)
+        else:  # ``_queue``'s hit path, inlined
+            self._queues.move_to_end(model)
+        return self._select(queue, now, exclude, commit=True)
 
     def earliest_recovery(self, model: str, now: float, exclude: Collection[str] = ()) -> float | None:
         """``now`` if a key outside ``exclude`` can serve ``model``, else when the first blocked

@@ -15,6 +15,7 @@ class DispatchFanOut:
 
     def __init__(self, observers: Sequence[DispatchObserver]) -> None:
         self._observers = tuple(observers)
+        self._upstream_calls = tuple(observer.upstream_call for observer in self._observers)
 
     def upstream_call(
         self,
@@ -25,8 +26,8 @@ class DispatchFanOut:
         usage: TokenUsage | None,
         at: float,
     ) -> None:
-        for observer in self._observers:
-            observer.upstream_call(key_id, model, outcome, duration_s, usage, at)
+        for upstream_call in self._upstream_calls:  # bound once: called on every attempt
+            upstream_call(key_id, model, outcome, duration_s, usage, at)
 
     def retry(self, reason: str) -> None:
         for observer in self._observers:

@@ -213,7 +213,8 @@ class Metrics:
         cap = self._model
         model_label = model if model in cap.seen else cap(model)
         kind: str = outcome.kind  # a StrEnum: the member is its label value
-        row = self._upstream.row((key_id, model_label, kind))
+        labels = (key_id, model_label, kind)
+        row = self._upstream.values.get(labels) or self._upstream.row(labels)
         row[CALLS] += 1
         row[SECONDS] += duration_s
         if usage is not None:

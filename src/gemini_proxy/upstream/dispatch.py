@@ -169,15 +169,16 @@ class Dispatcher:
         started: float,
         usage: TokenUsage | None,
         trace: CallTrace,
-    ) -> None:
-        """Report one finished attempt to the pool and the observer."""
+    ) -> float:
+        """Report one finished attempt to the pool and the observer; returns the time it ended."""
         now = self._clock()
         duration = now - started if now > started else 0.0
-        self._pool.release(lease, outcome, latency_s=duration, tokens=usage.prompt if usage else 0)
+        self._pool.release(lease, outcome, latency_s=duration, tokens=usage.prompt if usage else 0, now=now)
         self._observer.upstream_call(lease.key_id, model, outcome, duration, usage, now)
         if usage is not None:
             trace.usage = usage
         trace.outcome = outcome.reason
+        return now
 
     def abandon(self, lease: Lease) -> None:
         self._pool.cancel(lease)
@@ -210,7 +211,8 @@ class Dispatcher:
         Raises ``NoKeyAvailable`` when no key can serve, or the last transport error when
         every attempt failed without an upstream answer.
         """
-        deadline = self._clock() + self._deadline_s
+        now = self._clock()  # read once per attempt: when it starts (or the last one ended)
+        deadline = now + self._deadline_s
         tried: list[str] = []
         last: UpstreamReply | None = None
         last_error: ProxyError | None = None
@@ -219,9 +221,10 @@ class Dispatcher:
         for attempt in range(self._max_keys):
             try:
                 try:
-                    lease = self._pool.acquire(model, exclude=tried)
+                    lease = self._pool.acquire(model, exclude=tried, now=now)
                 except NoKeyAvailable as busy:
                     lease = await self._wait_for_key(model, busy, deadline)
+                    now = self._clock()
             except NoKeyAvailable as exc:
                 if last_outcome is None:
                     self._observer.refused(model, exc.status)
@@ -231,7 +234,7 @@ class Dispatcher:
                 self._observer.retry(last_outcome.reason if last_outcome else "unknown")
             tried.append(lease.key_id)
             trace.keys_tried.append(lease.key_id)
-            started = self._clock()
+            started = now
             response: UpstreamResponse | None = None
             try:
                 response = await self._client.send(request, lease.secret)
@@ -263,7 +266,7 @@ class Dispatcher:
                     response.close()
                 self._pool.cancel(lease)
                 raise
-            self.settle(lease, model, outcome, started, None, trace)
+            now = self.settle(lease, model, outcome, started, None, trace)
             last_outcome = outcome
             if not outcome.retryable:
                 break
@@ -271,7 +274,7 @@ class Dispatcher:
                 transient_failures += 1
                 if transient_failures >= self._max_attempts:
                     break
-            if self._clock() >= deadline:
+            if now >= deadline:
                 break
         return self._exhausted(model, last, last_error, last_outcome)
 

@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TokenUsage:
-    """Token counts of one call; streams report running values, only the last is final."""
+    """Token counts of one call; streams report running values, only the last is final.
+
+    A value: never changed once made (not frozen only because that costs more to build,
+    once per request).
+    """
 
     prompt: int = 0
     candidates: int = 0

@@ -43,6 +43,19 @@ class TestRedactor:
         redactor.update(["late-secret-token-42"])
         assert "late-secret-token-42" not in redactor.redact("x late-secret-token-42 y")
 
+    @pytest.mark.parametrize("count", [1, 4, 5, 300])
+    def test_every_secret_of_few_or_many_is_masked(self, count: int) -> None:
+        """With a few secrets or many (the prefix filter changes form past four), each one
+        is masked wherever it sits, and text holding none is untouched."""
+        secrets = [f"{chr(97 + i % 26)}custom-issued.{i:04d}_value" for i in range(count)]
+        redactor = Redactor(secrets[:1])
+        redactor.update(secrets[1:])  # grows from one secret to all of them
+        for secret in secrets:
+            for text in (secret, f"route=/x/{secret}/y", f'{{"user":"{secret}"}}'):
+                assert secret not in redactor.redact(text)
+        plain = '{"route":"/v1beta/models/gemini-2.5-flash:generateContent","user":"custom-issued"}'
+        assert redactor.redact(plain) == plain
+
     def test_mask_shape(self) -> None:
         """Long secrets keep 4 characters at each end; short ones are starred."""
         assert mask_secret(KEY) == f"{KEY[:4]}...{KEY[-4:]}"

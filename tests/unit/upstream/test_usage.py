@@ -42,7 +42,31 @@ class TestUsageFromBody:
         body = b'{"usageMetadata": {\n  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 8}],\n  "promptTokenCount": 8,\n  "candidatesTokenCount": 2\n}}'
         assert usage_from_body(body) == TokenUsage(prompt=8, candidates=2, total=10)
 
-    @pytest.mark.parametrize("body", [b"", b"{}", b"not json", b'{"candidates": []}'])
+    @pytest.mark.parametrize("text_size", [10, 20_000])
+    def test_small_and_large_bodies_agree(self, text_size: int) -> None:
+        """Small bodies are parsed, large ones scanned: the same counts either way, and
+        usage quoted in the answer text is ignored by both."""
+        quoted = '"usageMetadata": {"promptTokenCount": 999, "totalTokenCount": 999}'
+        body = orjson.dumps(
+            {
+                "candidates": [{"content": {"parts": [{"text": quoted + "x" * text_size}]}}],
+                "usageMetadata": {
+                    "promptTokenCount": 6,
+                    "candidatesTokenCount": 3,
+                    "totalTokenCount": 9,
+                    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 6}],
+                },
+                "modelVersion": "gemini-2.5-flash",
+            }
+        )
+        assert usage_from_body(body) == TokenUsage(prompt=6, candidates=3, total=9)
+
+    def test_odd_count_values_are_zero(self) -> None:
+        """A boolean, a string or a negative count is no count."""
+        body = b'{"usageMetadata": {"promptTokenCount": true, "candidatesTokenCount": "4", "thoughtsTokenCount": -2}}'
+        assert usage_from_body(body) == TokenUsage()
+
+    @pytest.mark.parametrize("body", [b"", b"{}", b"not json", b'{"candidates": []}', b"[1, 2]"])
     def test_no_usage(self, body: bytes) -> None:
         """Bodies without usage give None."""
         assert usage_from_body(body) is None
