@@ -48,7 +48,9 @@ def create_relay_app(upstream: str, key: str) -> web.Application:
     app[KEY] = key
 
     async def lifespan(app: web.Application) -> object:
-        app[SESSION] = aiohttp.ClientSession(auto_decompress=False)
+        # No cap on upstream connections (aiohttp's default is 100), as in the proxy:
+        # a thousand streams held at once need a thousand.
+        app[SESSION] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), auto_decompress=False)
         yield
         await app[SESSION].close()
 

@@ -74,10 +74,12 @@ async def stream_generate_content(call: FakeCall) -> web.StreamResponse:
     if isinstance(pacing, GoogleError):
         return call.fail(pacing)
     answer = plan_answer(read_generate_request(body), call.model, new_response_id())
-    chunks = stream_chunks(answer, pacing.chunks)
     sse = not call.is_array_stream
     with call.state.stream_open():
-        return await send_generate_stream(call.request, chunks, sse=sse, pacing=pacing, fault=call.fault.kind)
+        # The chunks are passed, not kept here: send_generate_stream renders them and lets them go.
+        return await send_generate_stream(
+            call.request, stream_chunks(answer, pacing.chunks), sse=sse, pacing=pacing, fault=call.fault.kind
+        )
 
 
 async def count_tokens(call: FakeCall) -> web.StreamResponse:

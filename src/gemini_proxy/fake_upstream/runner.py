@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 from dataclasses import dataclass
 from types import TracebackType
@@ -75,6 +76,9 @@ def serve_fake_upstream(config: FakeConfig, host: str = "127.0.0.1", port: int =
     listener = socket.create_server((host, port), family=family)
     bound_port = int(listener.getsockname()[1])
     print(f"fake upstream listening on {base_url(host, bound_port)}", flush=True)
+    # What is loaded now lives as long as the process: keep the collector's full passes,
+    # which pause every open stream, from scanning it again and again.
+    gc.freeze()
     web.run_app(
         create_fake_app(config),
         sock=listener,

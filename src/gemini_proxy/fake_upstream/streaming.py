@@ -103,23 +103,31 @@ def _error_frame(error: GoogleError, sse: bool) -> bytes:
 async def send_generate_stream(
     request: web.Request, chunks: list[dict[str, Any]], *, sse: bool, pacing: Pacing, fault: FaultKind
 ) -> web.StreamResponse:
-    """Stream ``chunks`` in the SSE or JSON-array form, breaking the stream as ``fault`` says."""
-    response = await open_stream(request, SSE_CONTENT_TYPE if sse else JSON_CONTENT_TYPE)
+    """Stream ``chunks`` in the SSE or JSON-array form, breaking the stream as ``fault`` says.
+
+    The chunks are rendered to bytes before the first write and the dicts let go (pass the
+    list without keeping it): a thousand slow streams then hold bytes, which the garbage
+    collector does not scan, instead of a million nested containers that made its full
+    collections pause this server for hundreds of milliseconds.
+    """
     if fault in (FaultKind.CUT_STREAM, FaultKind.STREAM_ERROR):
-        await response.write(_frame(_without_finish_reason(chunks[0]), sse, first=True))
+        frames = [_frame(_without_finish_reason(chunks[0]), sse, first=True)]
+    else:
+        frames = [_frame(chunk, sse, first=position == 0) for position, chunk in enumerate(chunks)]
+        if not sse:
+            frames[-1] += b"]"
+    del chunks
+    response = await open_stream(request, SSE_CONTENT_TYPE if sse else JSON_CONTENT_TYPE)
+    for position, frame in enumerate(frames):
+        if position:
+            await pause(pacing.chunk_delay_s)
+        await response.write(frame)
+    if fault in (FaultKind.CUT_STREAM, FaultKind.STREAM_ERROR):
         await pause(pacing.chunk_delay_s)
         if fault is FaultKind.CUT_STREAM:
             drop_connection(request)
             return response
         await response.write(_error_frame(internal_error(), sse))
-        await response.write_eof()
-        return response
-    for position, chunk in enumerate(chunks):
-        if position:
-            await pause(pacing.chunk_delay_s)
-        await response.write(_frame(chunk, sse, first=position == 0))
-    if not sse:
-        await response.write(b"]")
     await response.write_eof()
     return response
 
