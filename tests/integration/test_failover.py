@@ -73,6 +73,28 @@ class TestFailoverPerClass:
         assert all(e["keys_tried"][0] == key_id(BAD) for e in retried)  # type: ignore[index]
         assert all(e["attempts"] in (1, 2) for e in _access_events(proxy))
 
+    async def test_stream_timeout_before_headers_fails_over(
+        self, proxy_factory: ProxyFactory, fake_factory: FakeFactory
+    ) -> None:
+        """A stream whose headers take longer than the request timeout goes to the next key;
+        the client gets the whole stream."""
+        fake = await fake_factory(
+            FakeConfig(stream_chunks=3, rules=(Rule(key_prefix=BAD, behavior=Behavior.SLOW, delay_ms=2000),))
+        )
+        proxy = await proxy_factory(upstream={"base_url": fake.url, "request_timeout_s": 0.3})
+        async with aiohttp.ClientSession() as session:
+            for _ in range(len(KEYS)):
+                async with session.post(
+                    f"{proxy.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                    data=BODY,
+                    headers={"x-goog-api-key": CLIENT_TOKEN},
+                ) as response:
+                    assert response.status == 200
+                    assert (await response.read()).count(b"data: ") == 3
+        retried = [e for e in _access_events(proxy) if e["attempts"] == 2]
+        assert retried, "the slow key's stream must have been retried"
+        assert all(e["keys_tried"][0] == key_id(BAD) for e in retried)  # type: ignore[index]
+
     async def test_connection_refused_everywhere_is_502(self, proxy_factory: ProxyFactory) -> None:
         """With the upstream down, max_attempts keys are tried and the client gets 502."""
         proxy = await proxy_factory(upstream={"base_url": "http://127.0.0.1:9"}, pool={"max_attempts": 3})

@@ -196,6 +196,53 @@ class TestStreamsAndDisconnects:
         status, _ = await _post(f"{proxy.url}{GENERATE}", headers={"x-goog-api-key": CLIENT_TOKEN})
         assert status == 200
 
+    async def test_stream_idle_upstream_is_ended(
+        self, proxy_factory: ProxyFactory, fake_factory: FakeFactory
+    ) -> None:
+        """An upstream stream that goes request_timeout_s without a byte is ended: the client's
+        stream breaks, the upstream call is closed, the key is charged a timeout."""
+        fake = await fake_factory(FakeConfig(stream_chunks=3, chunk_delay_ms=5000))
+        proxy = await proxy_factory(upstream={"base_url": fake.url, "request_timeout_s": 0.4})
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as session:
+            response = await session.post(
+                f"{proxy.url}{STREAM}?alt=sse", data=BODY, headers={"x-goog-api-key": CLIENT_TOKEN}
+            )
+            assert response.status == 200
+            first = await response.content.readany()
+            assert first.startswith(b"data: ")
+            waited_from = loop.time()
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()
+            waited = loop.time() - waited_from
+        assert 0.3 < waited < 2.0  # the idle allowance, not the fake's 5 s pause
+        for _ in range(50):
+            if fake.state.open_streams == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert fake.state.open_streams == 0
+        access = [e for e in proxy.log_events() if e.get("event") == "access"]
+        assert access[-1]["status"] == 200 and access[-1]["outcome"] == "timeout"
+        status, _ = await _post(f"{proxy.url}{GENERATE}", headers={"x-goog-api-key": CLIENT_TOKEN})
+        assert status == 200
+
+    async def test_slow_stream_within_the_allowance_completes(
+        self, proxy_factory: ProxyFactory, fake_factory: FakeFactory
+    ) -> None:
+        """Gaps shorter than request_timeout_s, adding up to more than it, are not a timeout:
+        the allowance is per wait, not for the whole stream."""
+        fake = await fake_factory(FakeConfig(stream_chunks=6, chunk_delay_ms=150))
+        proxy = await proxy_factory(upstream={"base_url": fake.url, "request_timeout_s": 0.4})
+        async with aiohttp.ClientSession() as session:
+            response = await session.post(
+                f"{proxy.url}{STREAM}?alt=sse", data=BODY, headers={"x-goog-api-key": CLIENT_TOKEN}
+            )
+            body = await response.read()
+        assert response.status == 200
+        assert body.count(b"data: ") == 6
+        access = [e for e in proxy.log_events() if e.get("event") == "access"]
+        assert access[-1]["outcome"] == "ok"
+
     async def test_stream_cut_upstream_cuts_client(
         self, proxy_factory: ProxyFactory, fake_factory: FakeFactory
     ) -> None:

@@ -23,7 +23,9 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import random
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -115,6 +117,7 @@ class LoadOptions:
     proxy_pid: int | None = None
     client_token: str = CLIENT_TOKEN
     admin_token: str = ADMIN_TOKEN
+    pin: bool = False  # load generator and fake on CPU 0, the proxy alone on CPU 1
 
 
 # -- requests ------------------------------------------------------------------------
@@ -273,12 +276,56 @@ def start_fake(options: LoadOptions, workdir: Path) -> Child:
     return Child.start("fake", argv, port, stderr_path=workdir / "fake.stderr")
 
 
-def start_proxy(config: dict[str, Any], workdir: Path) -> tuple[Child, Path]:
-    """The proxy as a child process serving ``config``; the child and its config file."""
+def start_proxy(config: dict[str, Any], workdir: Path, *, cpu: int | None = None) -> tuple[Child, Path]:
+    """The proxy as a child process serving ``config`` (on CPU ``cpu`` alone, if given);
+    the child and its config file."""
     port = int(config["server"]["port"])
     path = write_json(workdir / "proxy.yaml", config)
     argv = python_module("gemini_proxy.cli", "serve", "--config", str(path))
+    if cpu is not None:
+        argv = [*pinned_prefix(cpu), *argv]
     return Child.start("proxy", argv, port, stderr_path=workdir / "proxy.stderr"), path
+
+
+def pinned_prefix(cpu: int) -> list[str]:
+    """``taskset`` arguments that run a command on CPU ``cpu`` alone, threads included
+    (taskset execs the command: the process keeps its pid)."""
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise ValueError("--pin needs taskset (util-linux)")
+    return [taskset, "--cpu-list", str(cpu)]
+
+
+@contextmanager
+def pinned(pin: bool) -> Iterator[None]:
+    """With ``pin``, run this process, and the children it starts meanwhile, on CPU 0.
+
+    With ``--pin`` the proxy gets CPU 1 to itself, as it would on its own machine: its
+    added latency is then its own, not the load generator's and the fake's competing for
+    the same two cores. The previous affinity comes back afterwards.
+    """
+    if not pin:
+        yield
+        return
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        raise ValueError("--pin needs Linux and at least two CPUs")
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def cpu_affinity(targets: Targets) -> dict[str, list[int]]:
+    """The CPUs this tool and the processes it started may run on."""
+    if not hasattr(os, "sched_getaffinity"):
+        return {}
+    cpus = {"load_generator": sorted(os.sched_getaffinity(0))}
+    for child in (targets.fake, targets.proxy):
+        if child is not None:
+            cpus[child.name] = sorted(os.sched_getaffinity(child.process.pid))
+    return cpus
 
 
 @contextmanager
@@ -310,7 +357,7 @@ def started_targets(options: LoadOptions, workdir: Path) -> Iterator[Targets]:
                 access_log=options.access_log,
                 max_attempts=options.max_attempts,
             )
-            proxy, targets.config_path = start_proxy(config, workdir)
+            proxy, targets.config_path = start_proxy(config, workdir, cpu=1 if options.pin else None)
             targets.proxy = proxy
             targets.proxy_url = f"http://127.0.0.1:{proxy.port}"
             targets.proxy_probe = ProcessProbe(proxy.process.pid)
@@ -515,14 +562,16 @@ async def run_all(targets: Targets, options: LoadOptions) -> list[dict[str, Any]
 
 def run(options: LoadOptions) -> dict[str, Any]:
     """Start what is needed, run every workload, stop; the report."""
-    with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
+    with pinned(options.pin), tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
         with started_targets(options, Path(tmp)) as targets:
+            affinity = cpu_affinity(targets)
             runs = asyncio.run(run_all(targets, options))
         report: dict[str, Any] = {
             "options": {k: v for k, v in asdict(options).items() if k not in ("client_token", "admin_token")},
             "pool": {kind: sum(1 for k in targets.keys if k.kind == kind) for kind in _kinds(targets.keys)},
             "runs": runs,
             "exit_codes": targets.exit_codes,
+            "cpus": affinity,
         }
     report["all_succeeded"] = all(r["proxy"]["all_succeeded"] for r in runs)
     report["client_failures"] = sum(sum(r["proxy"]["client_failures"].values()) for r in runs)
@@ -588,6 +637,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"{options['keys']} keys {report['pool']}, faults {options['faults']}, "
         f"stream {options['stream_chunks']} chunks / {options['chunk_delay_ms']} ms"
     ]
+    if options["pin"]:
+        lines.append(f"pinned: CPUs {report['cpus']}")
     for run in report["runs"]:
         lines.append(f"{run['workload']}")
         if "direct" in run:
@@ -637,6 +688,11 @@ def parse_options(argv: Sequence[str] | None = None) -> tuple[LoadOptions, Path 
     parser.add_argument("--upstream-url", help="a running fake upstream")
     parser.add_argument("--client-token", default=CLIENT_TOKEN, help="with --proxy-url")
     parser.add_argument("--admin-token", default=ADMIN_TOKEN, help="with --proxy-url, for /metrics")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run this tool and the fake on CPU 0 and the proxy alone on CPU 1 (Linux, 2+ CPUs)",
+    )
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
     names = tuple(WORKLOADS) if args.workload == "all" else tuple(args.workload.split(","))
@@ -667,6 +723,7 @@ def parse_options(argv: Sequence[str] | None = None) -> tuple[LoadOptions, Path 
         proxy_pid=args.proxy_pid,
         client_token=args.client_token,
         admin_token=args.admin_token,
+        pin=args.pin,
     )
     return options, args.json
 

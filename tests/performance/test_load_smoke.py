@@ -4,6 +4,8 @@ and through the proxy, and the fault mix once. Real child processes over loopbac
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,21 @@ class TestLoadSmoke:
         assert first["warmup"]["retries"] + 2 * report["warmup_client_failures"] >= 7
         assert first["retries"]["by_reason"].get("http_503", 0) > 0  # the flaky key stays in rotation
         assert first["latency_ms"]["max"] >= 500  # the slow key's delay shows in the tail
+
+    @pytest.mark.skipif(
+        not hasattr(os, "sched_setaffinity")
+        or len(os.sched_getaffinity(0)) < 2
+        or not shutil.which("taskset"),
+        reason="--pin needs Linux, two CPUs and taskset",
+    )
+    def test_pin_gives_the_proxy_a_cpu_of_its_own(self) -> None:
+        """``--pin``: the tool and the fake on CPU 0, the proxy on CPU 1; this process's
+        affinity comes back afterwards."""
+        before = os.sched_getaffinity(0)
+        options = LoadOptions(workloads=("native-stream",), requests=20, concurrency=4, warmup=2, pin=True)
+
+        report = load_test.run(options)
+
+        assert report["all_succeeded"] and report["exit_codes"] == {"proxy": 0, "fake": 0}
+        assert report["cpus"] == {"load_generator": [0], "fake": [0], "proxy": [1]}
+        assert os.sched_getaffinity(0) == before
