@@ -186,38 +186,25 @@ class UpstreamClient:
         session = self._session
         if session is None:
             raise RuntimeError("UpstreamClient.start() was not awaited")
+        # A body-less call must not be given a Content-Type by aiohttp.
+        pending = session.request(
+            request.method,
+            URL(url, encoded=True),
+            data=request.body,
+            headers=headers,
+            allow_redirects=False,
+            timeout=self._stream_timeout if request.stream else self._timeout,
+            skip_auto_headers=_NO_CONTENT_TYPE if request.body is None else None,
+        )
         try:
-            if request.stream:
+            if request.stream:  # its headers within request_timeout_s (a unary call: its ClientTimeout)
                 async with asyncio.timeout(self._request_timeout_s):
-                    response = await session.request(
-                        request.method,
-                        URL(url, encoded=True),
-                        data=request.body,
-                        headers=headers,
-                        allow_redirects=False,
-                        timeout=self._stream_timeout,
-                        skip_auto_headers=_NO_CONTENT_TYPE if request.body is None else None,
-                    )
-                return UpstreamResponse(response, self._request_timeout_s)
-            if request.body is None:
-                response = await session.request(
-                    request.method,
-                    URL(url, encoded=True),
-                    headers=headers,
-                    allow_redirects=False,
-                    skip_auto_headers=_NO_CONTENT_TYPE,
-                )
+                    response = await pending
             else:
-                response = await session.request(
-                    request.method,
-                    URL(url, encoded=True),
-                    data=request.body,
-                    headers=headers,
-                    allow_redirects=False,
-                )
+                response = await pending
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _map_error(exc) from exc
-        return UpstreamResponse(response)
+        return UpstreamResponse(response, self._request_timeout_s if request.stream else None)
 
     async def get(self, path: str, secret: str) -> tuple[int, bytes]:
         """A small GET (models list, probes), read whole."""
