@@ -39,11 +39,14 @@ browser: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q
 
-# The benchmarks, bounded, loopback only (about 5 minutes on 2 cores): passthrough and
-# OpenAI against a bare aiohttp relay and the fake upstream; key picks at 100 to 10,000
-# keys; a 10,000-key pool (flush cost, flushing vs p99, /metrics and admin list).
+# The benchmarks, bounded, loopback only (about 7 minutes on 2 cores): passthrough and
+# OpenAI against a bare aiohttp relay and the fake upstream, pinned (relay and proxy on a
+# CPU of their own; needs 2 CPUs and taskset) and with all processes sharing the CPUs;
+# key picks at 100 to 10,000 keys; a 10,000-key pool (flush cost, flushing vs p99,
+# /metrics and admin list).
 bench: $(STAMP)
-	$(BIN)/python -m tests.performance.bench
+	$(BIN)/python -m tests.performance.bench --pin --out bench-results/bench.json
+	$(BIN)/python -m tests.performance.bench --out bench-results/bench-shared-cpus.json
 	$(BIN)/python -m tests.performance.bench_scheduler
 	$(BIN)/python -m tests.performance.bench_pool
 

@@ -4,6 +4,13 @@ directly, same workloads, same concurrency, same run. Bounded, loopback only.
 Prints requests/s, p50/p99 latency and CPU milliseconds per request of the relaying
 process (from /proc), and the proxy/relay and proxy/direct ratios. Writes the figures
 to ``bench-results/bench.json``.
+
+``--pin`` (what ``make bench`` runs) puts this process and the fake upstream on CPU 0
+and the relay and the proxy on CPU 1, one after the other: the process measured has a
+core to itself, as it would in production, and its CPU per request is not inflated by
+the load generator and the fake evicting its caches on a shared core (unpinned, that
+inflation is larger for the larger process, the proxy). The request rate is then capped
+by CPU 0, so the throughput ratio is only telling unpinned.
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ import json
 import os
 import statistics
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from tests.performance.harness import Child, RunStats, drive, free_port, python_module
+from tests.performance.harness import Child, RunStats, drive, free_port, pinned, pinned_prefix, python_module
 
 TOKEN = "bench-client-token-000"
 KEYS = [f"AIzaSyBENCH{i:02d}abcdefghijklmnopqrstuvw" for i in range(8)]
@@ -131,8 +139,11 @@ async def _measure(
 
 
 async def run(
-    requests: int, concurrency: int, repeats: int, workloads: list[Workload]
+    requests: int, concurrency: int, repeats: int, workloads: list[Workload], *, pin: bool = False
 ) -> list[dict[str, object]]:
+    """Every workload against the three targets; with ``pin`` the relay and the proxy run
+    on CPU 1 (call it inside ``pinned(True)``, which puts this process on CPU 0)."""
+    measured = pinned_prefix(1) if pin else []
     fake_port, relay_port, proxy_port = free_port(), free_port(), free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
     results: list[dict[str, object]] = []
@@ -146,7 +157,8 @@ async def run(
         )
         relay = Child.start(
             "relay",
-            python_module(
+            measured
+            + python_module(
                 "tests.performance.bare_relay",
                 "--upstream",
                 fake_url,
@@ -159,11 +171,13 @@ async def run(
         )
         proxy = Child.start(
             "proxy",
-            python_module(
+            measured
+            + python_module(
                 "gemini_proxy.cli", "serve", "--config", str(_proxy_config(fake_url, proxy_port, Path(tmp)))
             ),
             proxy_port,
         )
+        cpus = {child.name: sorted(os.sched_getaffinity(child.process.pid)) for child in (fake, relay, proxy)}
         try:
             for workload in workloads:
                 floor = _FLOORS[workload.stream]
@@ -184,6 +198,8 @@ async def run(
                 results.append(
                     {
                         "workload": workload.name,
+                        "pinned": pin,
+                        "cpus": cpus,
                         "rows": list(summary.values()),
                         # each repeat runs relay and proxy back to back: their ratio is paired
                         "cpu_ratio": _paired_ratio(runs["proxy"], runs["bare relay"], "cpu_ms_per_req"),
@@ -212,7 +228,7 @@ def _median_row(rows: list[dict[str, float | str | None]]) -> dict[str, float | 
     """Each figure's median over the repeats (the repeats alternate between targets)."""
     merged: dict[str, float | str | None] = dict(rows[0])
     for field in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "ok", "requests"):
-        values = sorted(float(r[field]) for r in rows if r[field] is not None)
+        values = sorted(float(value) for r in rows if (value := r[field]) is not None)
         if values:
             merged[field] = round(statistics.median(values), 3)
     return merged
@@ -226,16 +242,22 @@ def _ratios(results: list[dict[str, object]]) -> list[str]:
     ]
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=["native", "openai"], help="run one surface only")
+    parser.add_argument(
+        "--pin", action="store_true", help="this process and the fake on CPU 0, relay and proxy on CPU 1"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     workloads = [w for w in WORKLOADS if args.only is None or w.name.startswith(args.only)]
-    results = asyncio.run(run(args.requests, args.concurrency, args.repeats, workloads))
+    with pinned(args.pin):
+        results = asyncio.run(run(args.requests, args.concurrency, args.repeats, workloads, pin=args.pin))
+    if args.pin:
+        print("pinned: load generator and fake upstream on CPU 0, relay and proxy on CPU 1")
     print(
         f"{'workload':22s} {'target':11s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/req':>11s} {'ok':>6s}"
     )

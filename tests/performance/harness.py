@@ -15,12 +15,14 @@ import contextlib
 import gc
 import itertools
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +121,8 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         return self.process.returncode
 
 
@@ -458,3 +462,34 @@ async def _open_loop(
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.gather(*tasks)
+
+
+def pinned_prefix(cpu: int) -> list[str]:
+    """``taskset`` arguments that run a command on CPU ``cpu`` alone, threads included
+    (taskset execs the command: the process keeps its pid)."""
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise ValueError("--pin needs taskset (util-linux)")
+    return [taskset, "--cpu-list", str(cpu)]
+
+
+@contextmanager
+def pinned(pin: bool) -> Iterator[None]:
+    """With ``pin``, run this process, and the children it starts meanwhile, on CPU 0.
+
+    The process measured (the proxy, or the bare relay) then gets CPU 1 to itself, as it
+    would on its own machine: its added latency and its CPU per request are its own, not
+    inflated by the load generator and the fake competing for the same core and caches.
+    The previous affinity comes back afterwards.
+    """
+    if not pin:
+        yield
+        return
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        raise ValueError("--pin needs Linux and at least two CPUs")
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)

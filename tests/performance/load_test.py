@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -46,6 +45,8 @@ from tests.performance.harness import (
     RunStats,
     drive_load,
     free_port,
+    pinned,
+    pinned_prefix,
     python_module,
 )
 
@@ -285,36 +286,6 @@ def start_proxy(config: dict[str, Any], workdir: Path, *, cpu: int | None = None
     if cpu is not None:
         argv = [*pinned_prefix(cpu), *argv]
     return Child.start("proxy", argv, port, stderr_path=workdir / "proxy.stderr"), path
-
-
-def pinned_prefix(cpu: int) -> list[str]:
-    """``taskset`` arguments that run a command on CPU ``cpu`` alone, threads included
-    (taskset execs the command: the process keeps its pid)."""
-    taskset = shutil.which("taskset")
-    if taskset is None:
-        raise ValueError("--pin needs taskset (util-linux)")
-    return [taskset, "--cpu-list", str(cpu)]
-
-
-@contextmanager
-def pinned(pin: bool) -> Iterator[None]:
-    """With ``pin``, run this process, and the children it starts meanwhile, on CPU 0.
-
-    With ``--pin`` the proxy gets CPU 1 to itself, as it would on its own machine: its
-    added latency is then its own, not the load generator's and the fake's competing for
-    the same two cores. The previous affinity comes back afterwards.
-    """
-    if not pin:
-        yield
-        return
-    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
-        raise ValueError("--pin needs Linux and at least two CPUs")
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def cpu_affinity(targets: Targets) -> dict[str, list[int]]:
