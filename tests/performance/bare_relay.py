@@ -43,7 +43,8 @@ async def relay(request: web.Request) -> web.StreamResponse:
 
 
 def create_relay_app(upstream: str, key: str) -> web.Application:
-    app = web.Application()
+    # aiohttp refuses bodies over 1 MiB by default; the proxy's limit is 20 MiB.
+    app = web.Application(client_max_size=20 * 1024 * 1024)
     app[UPSTREAM] = upstream.rstrip("/")
     app[KEY] = key
 

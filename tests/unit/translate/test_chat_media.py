@@ -6,6 +6,8 @@ import base64
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gemini_proxy.errors import InvalidRequest
 from gemini_proxy.translate.chat_request import remote_media_urls
@@ -213,13 +215,43 @@ class TestBase64Helpers:
 
     @pytest.mark.parametrize(
         ("payload", "expected"),
-        [("QUJD", "QUJD"), ("QUI", "QUI="), ("QQ", "QQ=="), (" QU\nJD ", "QUJD"), ("-_8=", "+/8=")],
+        [
+            ("QUJD", "QUJD"),
+            ("QUI", "QUI="),
+            ("QQ", "QQ=="),
+            ("QQ=", "QQ=="),
+            ("QUI==", "QUI="),
+            (" QU\nJD ", "QUJD"),
+            ("-_8=", "+/8="),
+            ("QQ=\n", "QQ=="),
+        ],
     )
     def test_normalise_base64(self, payload: str, expected: str) -> None:
         """Whitespace goes, URL-safe becomes standard, padding is completed."""
         assert normalise_base64(payload, "p") == expected
 
-    @pytest.mark.parametrize("payload", ["", "Q", "QU=J", "QUJD===", "é", "QU!D"])
+    def test_standard_base64_comes_back_uncopied(self) -> None:
+        """The usual case, a megabyte image already standard and padded, is not copied."""
+        payload = base64.b64encode(bytes(range(256)) * 4096 + b"x").decode()
+
+        assert normalise_base64(payload, "p") is payload
+
+    @given(st.binary(max_size=64))
+    def test_every_encoding_of_some_bytes_normalises_to_the_standard_one(self, data: bytes) -> None:
+        standard = base64.b64encode(data).decode()
+        url_safe_unpadded = base64.urlsafe_b64encode(data).decode().rstrip("=")
+        for payload in (
+            standard,
+            url_safe_unpadded,
+            " \n".join(standard[i : i + 7] for i in range(0, len(standard), 7)),
+        ):
+            if data:
+                assert normalise_base64(payload, "p") == standard
+            else:
+                with pytest.raises(InvalidRequest):
+                    normalise_base64(payload, "p")
+
+    @pytest.mark.parametrize("payload", ["", "Q", "QU=J", "QUJD===", "é", "QU!D", "QUI===", "===="])
     def test_normalise_base64_rejects(self, payload: str) -> None:
         """Empty, impossible lengths, inner padding and foreign characters are refused."""
         with pytest.raises(InvalidRequest):
