@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
@@ -138,11 +139,34 @@ async def _measure(
     return stats, cpu_ms
 
 
+def with_large_bodies(workloads: list[Workload]) -> tuple[list[Workload], dict[bool, Workload]]:
+    """``workloads`` and their floors with the load test's ~1 MB image in every request
+    (``inlineData`` natively, a ``data:`` URL for OpenAI)."""
+    from tests.performance import load_test
+
+    def large(workload: Workload) -> Workload:
+        kind = ("openai" if workload.surface == "openai" else "native") + (
+            "-stream" if workload.stream else ""
+        )
+        body = load_test.request_body(load_test.WORKLOADS[kind], "large")
+        return dataclasses.replace(workload, name=workload.name + " 1MB", body=body)
+
+    return [large(w) for w in workloads], {stream: large(w) for stream, w in _FLOORS.items()}
+
+
 async def run(
-    requests: int, concurrency: int, repeats: int, workloads: list[Workload], *, pin: bool = False
+    requests: int,
+    concurrency: int,
+    repeats: int,
+    workloads: list[Workload],
+    *,
+    pin: bool = False,
+    floors: dict[bool, Workload] | None = None,
 ) -> list[dict[str, object]]:
-    """Every workload against the three targets; with ``pin`` the relay and the proxy run
-    on CPU 1 (call it inside ``pinned(True)``, which puts this process on CPU 0)."""
+    """Every workload against the three targets (the floor of a workload: ``floors``, by
+    whether it streams); with ``pin`` the relay and the proxy run on CPU 1 (call it
+    inside ``pinned(True)``, which puts this process on CPU 0)."""
+    floors = floors or _FLOORS
     measured = pinned_prefix(1) if pin else []
     fake_port, relay_port, proxy_port = free_port(), free_port(), free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
@@ -180,7 +204,7 @@ async def run(
         cpus = {child.name: sorted(os.sched_getaffinity(child.process.pid)) for child in (fake, relay, proxy)}
         try:
             for workload in workloads:
-                floor = _FLOORS[workload.stream]
+                floor = floors[workload.stream]
                 relay_url = f"http://127.0.0.1:{relay_port}"
                 targets: list[tuple[str, Child | None, str, Workload]] = [
                     ("direct", None, fake_url, floor),
@@ -251,11 +275,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--pin", action="store_true", help="this process and the fake on CPU 0, relay and proxy on CPU 1"
     )
+    parser.add_argument(
+        "--body",
+        choices=["small", "large"],
+        default="small",
+        help="large: a ~1 MB image in every request (use fewer --requests)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
     args = parser.parse_args(argv)
     workloads = [w for w in WORKLOADS if args.only is None or w.name.startswith(args.only)]
+    floors = _FLOORS
+    if args.body == "large":
+        workloads, floors = with_large_bodies(workloads)
     with pinned(args.pin):
-        results = asyncio.run(run(args.requests, args.concurrency, args.repeats, workloads, pin=args.pin))
+        results = asyncio.run(
+            run(args.requests, args.concurrency, args.repeats, workloads, pin=args.pin, floors=floors)
+        )
     if args.pin:
         print("pinned: load generator and fake upstream on CPU 0, relay and proxy on CPU 1")
     print(

@@ -53,3 +53,29 @@ def test_pinned_bench_measures_relay_and_proxy_on_a_cpu_of_their_own(
         assert result["throughput_ratio"] > 0
     assert os.sched_getaffinity(0) == before
     assert "pinned: load generator and fake upstream on CPU 0" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not CAN_PIN, reason="--pin needs Linux, two CPUs and taskset")
+# aiohttp's hint for bodies over 1 MiB sent as bytes (the driver's requests): a write of
+# bytes does not block the loop, the transport buffers them.
+@pytest.mark.filterwarnings("ignore:Sending a large body directly:ResourceWarning")
+def test_large_body_bench_sends_a_megabyte_image_everywhere(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+
+    argv = ["--body", "large", "--requests", "10", "--concurrency", "2", "--repeats", "1", "--only", "openai"]
+    bench.main([*argv, "--pin", "--out", str(out)])
+
+    results = json.loads(out.read_text())
+    assert [r["workload"] for r in results] == ["openai chat 1MB", "openai chat stream 1MB"]
+    for result in results:
+        assert all(row["ok"] == row["requests"] == 10 for row in result["rows"])
+
+
+def test_large_bodies_carry_the_image_to_workloads_and_floors() -> None:
+    workloads, floors = bench.with_large_bodies(bench.WORKLOADS)
+
+    assert [w.name for w in workloads] == [w.name + " 1MB" for w in bench.WORKLOADS]
+    for workload in [*workloads, *floors.values()]:
+        assert len(workload.body) > 1_000_000
+    assert floors[False].surface == floors[True].surface == "gemini"
+    assert b"inlineData" in floors[False].body and b"data:image/png;base64," in workloads[2].body
