@@ -28,6 +28,7 @@ from pathlib import Path
 
 import orjson
 
+from tests.performance import load_test
 from tests.performance.harness import Child, RunStats, drive, free_port, pinned, pinned_prefix, python_module
 
 TOKEN = "bench-client-token-000"
@@ -142,7 +143,6 @@ async def _measure(
 def with_large_bodies(workloads: list[Workload]) -> tuple[list[Workload], dict[bool, Workload]]:
     """``workloads`` and their floors with the load test's ~1 MB image in every request
     (``inlineData`` natively, a ``data:`` URL for OpenAI)."""
-    from tests.performance import load_test
 
     def large(workload: Workload) -> Workload:
         kind = ("openai" if workload.surface == "openai" else "native") + (

@@ -464,6 +464,15 @@ async def _open_loop(
         await asyncio.gather(*tasks)
 
 
+def can_pin() -> bool:
+    """Whether ``--pin`` works here: Linux CPU affinity, two CPUs or more, and taskset."""
+    return (
+        hasattr(os, "sched_setaffinity")
+        and len(os.sched_getaffinity(0)) >= 2
+        and bool(shutil.which("taskset"))
+    )
+
+
 def pinned_prefix(cpu: int) -> list[str]:
     """``taskset`` arguments that run a command on CPU ``cpu`` alone, threads included
     (taskset execs the command: the process keeps its pid)."""

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.performance import bench
+from tests.performance.harness import can_pin
 
-CAN_PIN = (
-    hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2 and bool(shutil.which("taskset"))
-)
+CAN_PIN = can_pin()
 
 
 @pytest.mark.skipif(not CAN_PIN, reason="--pin needs Linux, two CPUs and taskset")
@@ -24,21 +22,8 @@ def test_pinned_bench_measures_relay_and_proxy_on_a_cpu_of_their_own(
     before = os.sched_getaffinity(0)
     out = tmp_path / "bench.json"
 
-    bench.main(
-        [
-            "--requests",
-            "40",
-            "--concurrency",
-            "4",
-            "--repeats",
-            "1",
-            "--only",
-            "native",
-            "--pin",
-            "--out",
-            str(out),
-        ]
-    )
+    argv = ["--requests", "40", "--concurrency", "4", "--repeats", "1", "--only", "native"]
+    bench.main([*argv, "--pin", "--out", str(out)])
 
     results = json.loads(out.read_text())
     assert [r["workload"] for r in results] == ["native generate", "native stream"]

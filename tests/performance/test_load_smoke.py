@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.performance import load_test
+from tests.performance.harness import can_pin
 from tests.performance.load_test import WORKLOADS, LoadOptions
 
 
@@ -74,12 +74,7 @@ class TestLoadSmoke:
         assert first["retries"]["by_reason"].get("http_503", 0) > 0  # the flaky key stays in rotation
         assert first["latency_ms"]["max"] >= 500  # the slow key's delay shows in the tail
 
-    @pytest.mark.skipif(
-        not hasattr(os, "sched_setaffinity")
-        or len(os.sched_getaffinity(0)) < 2
-        or not shutil.which("taskset"),
-        reason="--pin needs Linux, two CPUs and taskset",
-    )
+    @pytest.mark.skipif(not can_pin(), reason="--pin needs Linux, two CPUs and taskset")
     def test_pin_gives_the_proxy_a_cpu_of_its_own(self) -> None:
         """``--pin``: the tool and the fake on CPU 0, the proxy on CPU 1; this process's
         affinity comes back afterwards."""

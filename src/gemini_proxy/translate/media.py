@@ -113,7 +113,7 @@ def normalise_base64(payload: str, param: str) -> str:
             raise _not_base64(param)
         raw = raw.translate(_URL_SAFE_TO_STANDARD, _WHITESPACE)
         changed = True
-    given = 0 if not raw.endswith(b"=") else 1 if not raw.endswith(b"==") else 2
+    given = 2 if raw.endswith(b"==") else 1 if raw.endswith(b"=") else 0  # padding as sent
     size = len(raw) - given
     if raw.endswith(b"===") or not size or size % 4 == 1 or raw.find(b"=", 0, size) >= 0:
         raise _not_base64(param)
